@@ -1,0 +1,33 @@
+# PharmaTwin: every target creates .venv and installs the project when needed.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+TWIN   := $(VENV)/bin/twin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(TWIN) validate scenarios/osd_plant.yaml
+	$(TWIN) run scenarios/osd_plant.yaml --seed 7 --out runs/demo
+	@echo "The run is stored in runs/demo (events.parquet, kpis.json, scenario.yaml, meta.json)."
+
+test: install
+	$(PY) -m pytest -q -n 2 --dist loadfile
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+lint: install
+	$(VENV)/bin/ruff check twin optimizer dashboard tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache build *.egg-info

@@ -1,0 +1,197 @@
+"""Dispatch: which waiting batch a free unit takes next.
+
+Every equipment class has a :class:`ClassQueue` of waiting step requests and its units. When a
+unit becomes free or a batch arrives, the class's policy picks (request, unit) pairs. Policies
+are pluggable by name::
+
+    @register_policy("my_rule")
+    class MyRule(RankPolicy):
+        def rank(self, req, unit, now):   # smaller is better
+            return (req.due, req.seq)
+
+Built in: ``fifo``, ``edd`` (earliest due date), ``spt`` (shortest planned step),
+``priority`` (order priority, then EDD) and ``min_changeover`` (least expected cleaning on the
+unit, then EDD). Whatever the rule, a batch goes to the free unit needing the least cleaning.
+A policy may also hold units idle on purpose (a plan-following policy does) and ask to be woken
+at a later time with ``ClassQueue.wake_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import simpy
+
+if TYPE_CHECKING:
+    from twin.equipment import Unit
+
+__all__ = [
+    "Request",
+    "Policy",
+    "RankPolicy",
+    "ClassQueue",
+    "register_policy",
+    "make_policy",
+    "policy_names",
+]
+
+
+@dataclass(eq=False, slots=True)
+class Request:
+    """A batch waiting for a unit of one equipment class to run one recipe step."""
+
+    batch: int
+    order: str
+    product: str
+    step: int
+    due: float
+    priority: int
+    planned: float  # mean step duration, for SPT
+    enqueued: float
+    seq: int
+    event: simpy.Event
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Policy(Protocol):
+    """Chooses what a class's free units do next."""
+
+    def assign(self, queue: ClassQueue, now: float) -> tuple[Request, Unit] | None:
+        """One (request, unit) pair to start now, or None to leave the rest waiting."""
+        ...
+
+
+class RankPolicy:
+    """A policy defined by a ranking of requests (smaller first); units by least cleaning."""
+
+    unit_dependent = False
+
+    def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
+        raise NotImplementedError
+
+    def assign(self, queue: ClassQueue, now: float) -> tuple[Request, Unit] | None:
+        units = queue.free_units()
+        if not units or not queue.waiting:
+            return None
+        if self.unit_dependent:
+            best = min(
+                ((self.rank(r, u, now), u.index, r, u) for r in queue.waiting for u in units),
+                key=lambda x: (x[0], x[1]),
+            )
+            return best[2], best[3]
+        req = min(queue.waiting, key=lambda r: self.rank(r, None, now))
+        unit = units[0] if len(units) == 1 else min(
+            units, key=lambda u: (u.cleaning_estimate(req.product), u.index)
+        )
+        return req, unit
+
+
+_POLICIES: dict[str, Callable[[], Policy]] = {}
+
+
+def register_policy(name: str) -> Callable[[type], type]:
+    """Class decorator making a policy available to scenarios by name."""
+
+    def deco(cls: type) -> type:
+        _POLICIES[name] = cls
+        return cls
+
+    return deco
+
+
+def policy_names() -> list[str]:
+    return sorted(_POLICIES)
+
+
+def make_policy(name: str) -> Policy:
+    return _POLICIES[name]()
+
+
+@register_policy("fifo")
+class Fifo(RankPolicy):
+    def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
+        return (req.enqueued, req.seq)
+
+
+@register_policy("edd")
+class EarliestDue(RankPolicy):
+    def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
+        return (req.due, req.enqueued, req.seq)
+
+
+@register_policy("spt")
+class ShortestStep(RankPolicy):
+    def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
+        return (req.planned, req.enqueued, req.seq)
+
+
+@register_policy("priority")
+class Priority(RankPolicy):
+    def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
+        return (-req.priority, req.due, req.enqueued, req.seq)
+
+
+@register_policy("min_changeover")
+class MinChangeover(RankPolicy):
+    unit_dependent = True
+
+    def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
+        assert unit is not None
+        return (unit.cleaning_estimate(req.product), req.due, req.enqueued, req.seq)
+
+
+class ClassQueue:
+    """The waiting requests and the units of one equipment class."""
+
+    def __init__(self, env: simpy.Environment, name: str, policy: Policy) -> None:
+        self.env = env
+        self.name = name
+        self.policy = policy
+        self.units: list[Unit] = []
+        self.waiting: list[Request] = []
+        self._seq = 0
+        self._dispatching = False
+
+    def free_units(self) -> list[Unit]:
+        return [u for u in self.units if u.free]
+
+    def request(self, batch: int, order: str, product: str, step: int, due: float,
+                priority: int, planned: float) -> Request:
+        self._seq += 1
+        req = Request(batch, order, product, step, due, priority, planned, self.env.now,
+                      self._seq, self.env.event())
+        self.waiting.append(req)
+        self.dispatch()
+        return req
+
+    def cancel(self, req: Request) -> None:
+        if req in self.waiting:
+            self.waiting.remove(req)
+
+    def dispatch(self) -> None:
+        """Give free units work until the policy says stop."""
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self.waiting:
+                pair = self.policy.assign(self, self.env.now)
+                if pair is None:
+                    return
+                req, unit = pair
+                self.waiting.remove(req)
+                unit.reserve(req)
+                req.event.succeed(unit)
+        finally:
+            self._dispatching = False
+
+    def wake_at(self, t: float) -> None:
+        """Run dispatch again at time t (for policies that wait on purpose)."""
+
+        def waker(env: simpy.Environment):
+            yield env.timeout(max(0.0, t - env.now))
+            self.dispatch()
+
+        self.env.process(waker(self.env))

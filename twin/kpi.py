@@ -1,0 +1,270 @@
+"""KPIs as pure functions of an event log (an Arrow table with the ``eventlog`` schema).
+
+Nothing here looks at live simulation objects, so every figure can be recomputed from a stored
+run. The measurement window is [warm-up, end of run]; batch KPIs count batches that finished
+inside it.
+
+Definitions
+-----------
+- throughput: batches (and quantity) QC-released per product in the window; per week too.
+- makespan: first batch release to last batch completion (QC release or scrap), hours.
+- lead time: batch release to QC release, for batches released in the window (mean, p95).
+- OTIF %: of the orders due inside the run, the share completed in full (all batches released
+  by QC) on or before their due date.
+- time share per state per unit: hours in each state / window length (they sum to 1).
+- OEE per unit = availability x performance x quality, where
+  availability = processing hours / planned production time, where planned production time
+  is the window less idle, dirty_hold (both: no demand), off_shift and maintenance hours;
+  performance = sum of ideal step hours / processing hours (ideal = the fastest plausible
+  duration of the step's distribution); quality = steps whose batch was later released by QC /
+  steps whose batch is finished (released, rejected or scrapped).
+- energy: hours in each state x the kW the unit draws in it; per batch = total / batches
+  released.
+- cleaning share: cleaning hours / unit hours, all units.
+- WIP: batches released to the floor and not yet finished, time-averaged over the window.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_NOT_PLANNED = ("idle", "dirty_hold", "off_shift", "maintenance")
+
+__all__ = ["compute_kpis", "LogView", "wip_series", "step_waits", "state_hours"]
+
+
+class LogView:
+    """Numpy views of an event log's columns, with string columns as codes + dictionaries."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.t = table.column("t").to_numpy()
+        self.value = table.column("value").to_numpy()
+        self.batch = table.column("batch").to_numpy()
+        self.step = table.column("step").to_numpy()
+        self._str: dict[str, tuple[np.ndarray, list[str]]] = {}
+
+    def codes(self, name: str) -> tuple[np.ndarray, list[str]]:
+        if name not in self._str:
+            col = self.table.column(name)
+            if not pa.types.is_dictionary(col.type):
+                col = pc.dictionary_encode(col)
+            arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            idx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            self._str[name] = (idx, arr.dictionary.to_pylist())
+        return self._str[name]
+
+    def mask(self, name: str, value: str) -> np.ndarray:
+        idx, dic = self.codes(name)
+        try:
+            return idx == dic.index(value)
+        except ValueError:
+            return np.zeros(len(idx), dtype=bool)
+
+    def kind(self, name: str) -> np.ndarray:
+        return self.mask("kind", name)
+
+    def strings(self, name: str, mask: np.ndarray) -> list[str | None]:
+        idx, dic = self.codes(name)
+        return [dic[i] if i >= 0 else None for i in idx[mask]]
+
+    def window(self) -> tuple[float, float]:
+        start = self.value[self.kind("run_start")]
+        end = self.t[self.kind("run_end")]
+        warm = float(start[0]) if len(start) else 0.0
+        stop = float(end[-1]) if len(end) else float(self.t[-1]) if len(self.t) else 0.0
+        return min(warm, stop), stop
+
+
+def state_hours(view: LogView, lo: float, hi: float) -> dict[str, dict[str, tuple[float, float]]]:
+    """unit -> state -> (hours in [lo, hi], kWh in [lo, hi])."""
+    m = view.kind("state")
+    t = view.t[m]
+    kw = view.value[m]
+    units = view.strings("unit", m)
+    states = view.strings("state", m)
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    per_unit: dict[str, list[int]] = defaultdict(list)
+    for i, u in enumerate(units):
+        per_unit[u].append(i)
+    for u, rows in per_unit.items():
+        acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for j, i in enumerate(rows):
+            a = t[i]
+            b = t[rows[j + 1]] if j + 1 < len(rows) else hi
+            a, b = max(a, lo), min(b, hi)
+            if b > a:
+                acc[states[i]][0] += b - a
+                acc[states[i]][1] += (b - a) * kw[i]
+        out[u] = {s: (v[0], v[1]) for s, v in acc.items()}
+    for u in view.strings("unit", view.kind("unit_added")):
+        out.setdefault(u, {})
+    return out
+
+
+def wip_series(table: pa.Table | LogView) -> tuple[np.ndarray, np.ndarray]:
+    """(times, WIP after each change): batches on the floor, released and not finished."""
+    view = table if isinstance(table, LogView) else LogView(table)
+    plus = view.kind("batch_release")
+    minus = view.kind("qc_release") | view.kind("qc_reject") | (view.kind("scrap") & ~_qc_scrap(view))
+    m = plus | minus
+    delta = np.where(plus[m], 1, -1)
+    return view.t[m], np.cumsum(delta)
+
+
+def _qc_scrap(view: LogView) -> np.ndarray:
+    """Scrap events that follow a QC reject (already counted by the reject)."""
+    return view.mask("detail", "qc_reject")
+
+
+def _time_average(times: np.ndarray, values: np.ndarray, lo: float, hi: float) -> float:
+    if hi <= lo:
+        return 0.0
+    before = values[times <= lo]
+    level = float(before[-1]) if len(before) else 0.0
+    total, prev = 0.0, lo
+    for t, v in zip(times[(times > lo) & (times < hi)], values[(times > lo) & (times < hi)], strict=True):
+        total += level * (t - prev)
+        prev, level = t, float(v)
+    total += level * (hi - prev)
+    return total / (hi - lo)
+
+
+def step_waits(table: pa.Table | LogView) -> dict[str, np.ndarray]:
+    """Per step index: time from the batch being ready (release or previous step end) to
+    processing start, for every started step."""
+    view = table if isinstance(table, LogView) else LogView(table)
+    ready: dict[int, float] = {}
+    out: dict[str, list[float]] = defaultdict(list)
+    rel, start, end = view.kind("batch_release"), view.kind("step_start"), view.kind("step_end")
+    for i in np.flatnonzero(rel | start | end):
+        b = int(view.batch[i])
+        if rel[i] or end[i]:
+            ready[b] = float(view.t[i])
+        else:
+            out[str(int(view.step[i]))].append(float(view.t[i]) - ready[b])
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def compute_kpis(table: pa.Table) -> dict[str, Any]:
+    """Every KPI of a run, as plain JSON-ready data."""
+    v = LogView(table)
+    lo, hi = v.window()
+    span = max(hi - lo, 1e-12)
+    t = v.t
+
+    rel = v.kind("batch_release")
+    qc_ok = v.kind("qc_release")
+    qc_bad = v.kind("qc_reject")
+    scrap = v.kind("scrap")
+    release_t = dict(zip(v.batch[rel].tolist(), t[rel].tolist(), strict=True))
+    ok_batches = v.batch[qc_ok]
+    ok_t = t[qc_ok]
+    in_win = ok_t >= lo
+    products_ok = v.strings("product", qc_ok)
+    sizes_ok = v.value[qc_ok]
+
+    throughput: dict[str, dict[str, float]] = {}
+    weeks = span / 168.0
+    for p, w, q in zip(products_ok, in_win, sizes_ok, strict=True):
+        if w:
+            d = throughput.setdefault(p, {"batches": 0, "quantity": 0.0})
+            d["batches"] += 1
+            d["quantity"] += float(q)
+    for d in throughput.values():
+        d["per_week"] = d["batches"] / weeks if weeks > 0 else 0.0
+
+    leads = np.array([ok_t[i] - release_t[b] for i, b in enumerate(ok_batches.tolist()) if in_win[i]])
+    finished_t = np.concatenate([t[qc_ok], t[scrap & ~v.mask("detail", "qc_reject")], t[qc_bad]])
+    makespan = float(finished_t.max() - t[rel].min()) if len(finished_t) and rel.any() else 0.0
+
+    # orders
+    orel = v.kind("order_release")
+    ocomp = v.kind("order_complete")
+    due = dict(zip(v.strings("order", orel), v.value[orel].tolist(), strict=True))
+    done_at = dict(zip(v.strings("order", ocomp), t[ocomp].tolist(), strict=True))
+    eligible = [o for o, d in due.items() if lo <= d <= hi]
+    on_time = sum(1 for o in eligible if o in done_at and done_at[o] <= due[o] + 1e-9)
+    late_done = sum(1 for o in eligible if o in done_at and done_at[o] > due[o] + 1e-9)
+
+    # units: state shares, energy, OEE
+    sh = state_hours(v, lo, hi)
+    classes = dict(zip(v.strings("unit", v.kind("unit_added")),
+                       v.strings("detail", v.kind("unit_added")), strict=True))
+    good = set(ok_batches.tolist())
+    bad = set(v.batch[qc_bad | scrap].tolist())
+    s_start, s_end = v.kind("step_start"), v.kind("step_end")
+    ideal = defaultdict(float)
+    for u, val, tt in zip(v.strings("unit", s_start), v.value[s_start], t[s_start], strict=True):
+        if tt >= lo:
+            ideal[u] += float(val)
+    qual_n: Counter[str] = Counter()
+    qual_good: Counter[str] = Counter()
+    for u, b, tt in zip(v.strings("unit", s_end), v.batch[s_end].tolist(), t[s_end], strict=True):
+        if tt >= lo and (b in good or b in bad):
+            qual_n[u] += 1
+            qual_good[u] += b in good
+    oee: dict[str, dict[str, float]] = {}
+    share: dict[str, dict[str, float]] = {}
+    energy_by_unit: dict[str, float] = {}
+    cleaning_h = 0.0
+    for u, states in sh.items():
+        hours = {s: h for s, (h, _) in states.items()}
+        share[u] = {s: h / span for s, h in sorted(hours.items())}
+        energy_by_unit[u] = float(sum(e for _, e in states.values()))
+        cleaning_h += hours.get("cleaning", 0.0)
+        proc = hours.get("processing", 0.0)
+        planned = span - sum(hours.get(s, 0.0) for s in _NOT_PLANNED)
+        avail = proc / planned if planned > 1e-9 else 0.0
+        perf = ideal[u] / proc if proc > 1e-9 else 0.0
+        qual = qual_good[u] / qual_n[u] if qual_n[u] else 1.0
+        oee[u] = {"class": classes.get(u), "availability": float(avail), "performance": float(perf),
+                  "quality": float(qual), "oee": float(avail * perf * qual)}
+
+    wt, wv = wip_series(v)
+    dev = v.kind("deviation")
+    n_released = int(qc_ok[t >= lo].sum()) if len(t) else 0
+    total_energy = float(sum(energy_by_unit.values()))
+    scrap_real = scrap & ~v.mask("detail", "qc_reject")
+    scrap_reasons = Counter(v.strings("detail", scrap))
+    return {
+        "window_h": {"warmup": lo, "end": hi},
+        "events": int(len(t)),
+        "batches": {
+            "released_to_floor": int(rel.sum()),
+            "qc_released": int(qc_ok.sum()),
+            "qc_rejected": int(qc_bad.sum()),
+            "scrapped": int(scrap_real.sum()),
+            "wip_at_end": int(wv[-1]) if len(wv) else 0,
+        },
+        "throughput": dict(sorted(throughput.items())),
+        "makespan_h": makespan,
+        "lead_time_h": {
+            "mean": float(leads.mean()) if len(leads) else None,
+            "p95": float(np.percentile(leads, 95)) if len(leads) else None,
+        },
+        "otif_pct": 100.0 * on_time / len(eligible) if eligible else None,
+        "orders": {
+            "released": len(due),
+            "due_in_run": len(eligible),
+            "on_time": on_time,
+            "late": late_done,
+            "open_past_due": len(eligible) - on_time - late_done,
+        },
+        "oee": oee,
+        "state_share": share,
+        "energy_kwh": {
+            "total": total_energy,
+            "per_batch": total_energy / n_released if n_released else None,
+            "by_unit": energy_by_unit,
+        },
+        "cleaning_share": cleaning_h / (span * max(len(sh), 1)),
+        "deviations": {"total": int(dev.sum()), "by_type": dict(Counter(v.strings("state", dev)))},
+        "scrapped": {"total": int(scrap.sum()), "by_reason": dict(scrap_reasons)},
+        "wip": {"mean": _time_average(wt, wv, lo, hi), "max": int(wv.max()) if len(wv) else 0},
+    }

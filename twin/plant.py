@@ -1,0 +1,195 @@
+"""Builds a simulated plant from a Scenario and wires its pieces.
+
+The Plant owns the SimPy environment, the event log, the class queues, units and staff
+pools, and the order book (release of orders into batches, replacement of scrapped batches,
+order completion). Everything observable goes through ``log.emit``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from twin.batches import Batch, run_batch
+from twin.dispatch import ClassQueue, Policy, make_policy
+from twin.equipment import Unit
+from twin.eventlog import EventLog, kind_code
+from twin.scenario import Order, Scenario
+from twin.staff import ALWAYS, Calendar, Pool, run_calendar, week_offset
+from twin.streams import stream
+
+__all__ = ["Plant", "generate_orders"]
+
+K_RUN_START = kind_code("run_start")
+K_UNIT_ADDED = kind_code("unit_added")
+K_ORDER_RELEASE = kind_code("order_release")
+K_ORDER_COMPLETE = kind_code("order_complete")
+K_SCRAP = kind_code("scrap")
+K_RUN_END = kind_code("run_end")
+
+
+@dataclass
+class _OrderState:
+    order: Order
+    batches_needed: int
+    released: int = 0
+    made: int = 0  # batch numbers handed out (replacements included)
+    sizes: list[float] = field(default_factory=list)
+
+
+def generate_orders(scenario: Scenario, seed: int, replication: int) -> list[Order]:
+    """The scenario's fixed orders plus those of its order generator, sorted by release."""
+    orders = list(scenario.orders)
+    gen = scenario.order_generator
+    horizon = scenario.simulation.horizon
+    if gen is not None:
+        for product, ds in gen.products.items():
+            rng = stream(seed, replication, "orders", product)
+            t = ds.start
+            until = min(horizon, ds.until) if ds.until is not None else horizon
+            k = 0
+            while True:
+                t += ds.interarrival.sample(rng)
+                if t >= until:
+                    break
+                qty = max(ds.quantity.sample(rng), 1e-9)
+                due = t + ds.due_after.sample(rng)
+                k += 1
+                orders.append(
+                    Order(id=f"{product}-{k:05d}", product=product, quantity=qty, release=t,
+                          due=due, priority=ds.priority)
+                )
+    orders.sort(key=lambda o: (float(o.release), o.id))
+    return orders
+
+
+class Plant:
+    """A runnable plant: ``Plant(scenario, seed).run(until)``."""
+
+    def __init__(self, scenario: Scenario, seed: int = 0, replication: int = 0,
+                 policy: Policy | None = None, env: simpy.Environment | None = None) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.replication = replication
+        self.env = env or simpy.Environment()
+        self.log = EventLog(self.env)
+        self._offset = week_offset(scenario.start.weekday(),
+                                   scenario.start.hour + scenario.start.minute / 60)
+        self.policy = policy or make_policy(scenario.dispatch)
+        self.queues = {c: ClassQueue(self.env, c, self.policy) for c in scenario.equipment_classes}
+        self.pools = {
+            q: Pool(self.env, q, p.count, self.calendar(p.shift)) for q, p in scenario.staff.items()
+        }
+        self.units: list[Unit] = []
+        self._orders: dict[str, _OrderState] = {}
+        self._next_batch = 0
+        self.open_batches = 0
+        self.orders = generate_orders(scenario, seed, replication)
+        self.all_released = False
+        self.done = self.env.event()
+        log = self.log
+        log.emit(K_RUN_START, value=scenario.simulation.warmup, detail=log.code(scenario.name))
+        for name, uid in scenario.unit_names():
+            spec = scenario.units[uid]
+            cls = scenario.equipment_classes[spec.equipment_class]
+            cal = self.calendar(spec.shift or cls.shift)
+            unit = Unit(self, name, len(self.units), spec.equipment_class, cls, cal.is_open(0.0))
+            self.units.append(unit)
+            self.queues[spec.equipment_class].units.append(unit)
+            log.emit(K_UNIT_ADDED, unit=unit.code, detail=log.code(spec.equipment_class),
+                     state=log.code(spec.room))
+        for unit in self.units:
+            unit.set_state(unit._rest_state())
+            cal = self.calendar(scenario.units[unit.name.split("#")[0]].shift or unit.spec.shift)
+            if not cal.always:
+                self.env.process(run_calendar(self.env, cal, unit.calendar_change))
+            m = unit.spec.maintenance
+            if m is not None and m.every is not None:
+                self.env.process(unit.maintenance_timer(m.every))
+        self.env.process(self._release_orders())
+
+    # ------------------------------------------------------------------ helpers
+    def rng(self, *key: str) -> np.random.Generator:
+        return stream(self.seed, self.replication, *key)
+
+    def calendar(self, shift: str | None) -> Calendar:
+        if shift is None:
+            return ALWAYS
+        return Calendar(self.scenario.shifts[shift].windows(), self._offset)
+
+    # ------------------------------------------------------------------ order book
+    def _release_orders(self):
+        env, log = self.env, self.log
+        for order in self.orders:
+            release = float(order.release)
+            if release > env.now:
+                yield env.timeout(release - env.now)
+            prod = self.scenario.products[order.product]
+            n = max(1, math.ceil(order.quantity / prod.batch_size - 1e-9))
+            last = order.quantity - (n - 1) * prod.batch_size
+            state = _OrderState(order, n, sizes=[prod.batch_size] * (n - 1) + [last])
+            self._orders[order.id] = state
+            log.emit(K_ORDER_RELEASE, order=log.code(order.id), product=log.code(order.product),
+                     value=float(order.due), step=order.priority, detail=log.code(f"{order.quantity:g}"))
+            for k in range(n):
+                self._start_batch(state, state.sizes[k])
+        self.all_released = True
+        self._check_done()
+
+    def _start_batch(self, state: _OrderState, size: float) -> None:
+        o = state.order
+        state.made += 1
+        batch = Batch(self._next_batch, o.id, o.product, size, float(o.due), o.priority,
+                      self.rng("batch", o.id, str(state.made)))
+        self._next_batch += 1
+        self.open_batches += 1
+        self.env.process(run_batch(self, batch))
+
+    def batch_released(self, batch: Batch) -> None:
+        state = self._orders[batch.order]
+        state.released += 1
+        self.open_batches -= 1
+        if state.released == state.batches_needed:
+            self.log.emit(K_ORDER_COMPLETE, order=self.log.code(batch.order),
+                          product=self.log.code(batch.product))
+        self._check_done()
+
+    def scrap(self, batch: Batch, step: int, reason: str) -> None:
+        log = self.log
+        log.emit(K_SCRAP, batch=batch.id, order=log.code(batch.order),
+                 product=log.code(batch.product), step=step, detail=log.code(reason))
+        self.open_batches -= 1
+        if self.scenario.replace_scrapped:
+            self._start_batch(self._orders[batch.order], batch.size)
+        self._check_done()
+
+    def _check_done(self) -> None:
+        if self.all_released and self.open_batches == 0 and not self.done.triggered:
+            self.done.succeed()
+
+    # ------------------------------------------------------------------ running
+    def run(self, until: float | None = None,
+            progress: Callable[[float], None] | None = None, chunks: int = 100) -> float:
+        """Run to the horizon (or until every order is done, if the scenario says so)."""
+        env = self.env
+        horizon = self.scenario.simulation.horizon if until is None else until
+        stop_early = self.scenario.simulation.stop_when_done and self.scenario.order_generator is None
+        step = horizon / chunks
+        while env.now < horizon:
+            target = min(horizon, env.now + step)
+            if stop_early:
+                if self.done.triggered:
+                    break
+                env.run(until=self.done | env.timeout(target - env.now))
+            else:
+                env.run(until=target)
+            if progress is not None:
+                progress(env.now)
+            if stop_early and self.done.triggered:
+                break
+        self.log.emit(K_RUN_END, value=horizon)
+        return env.now
