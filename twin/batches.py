@@ -6,22 +6,32 @@ record); with ``on_hold_violation: scrap`` the batch is scrapped then. A ``direc
 keeps the unit (state blocked) until the next step's unit is granted.
 
 After the last step the batch is in quarantine until QC releases (or rejects) it.
+
+Material flow (only with the scenario sections; see ``twin/materials.py`` and
+``twin/transport.py``): a step with a bill of materials first waits until its materials are in
+stock, then queues for its unit and takes them; with a fleet, AGVs bring picked pallets and the
+batch's IBC to the unit (starved while they are on the way), a finished unit stays blocked
+until its IBC is picked up, and the finished batch travels to the finished-goods store before
+QC. A QC-released batch of a product with a finished good adds a lot to stock.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
+import simpy
 
 from twin.eventlog import kind_code
 from twin.scenario import Product, QCSpec
 
 if TYPE_CHECKING:
     from twin.equipment import Unit
+    from twin.materials import Pick
     from twin.plant import Plant
+    from twin.transport import Fleet
 
 __all__ = ["Batch", "run_batch"]
 
@@ -35,6 +45,8 @@ K_QUARANTINE = kind_code("quarantine")
 K_QC_START = kind_code("qc_start")
 K_QC_RELEASE = kind_code("qc_release")
 K_QC_REJECT = kind_code("qc_reject")
+K_PICK = kind_code("material_pick")
+K_PRODUCE = kind_code("material_produce")
 
 
 @dataclass(slots=True)
@@ -45,7 +57,7 @@ class Batch:
     size: float
     due: float
     priority: int
-    rng: np.random.Generator
+    rng: random.Random
 
 
 def run_batch(plant: Plant, batch: Batch):
@@ -56,32 +68,76 @@ def run_batch(plant: Plant, batch: Batch):
     order_c, product_c = codes
     log.emit(K_BATCH_RELEASE, batch=batch.id, order=order_c, product=product_c, value=batch.size)
     held: Unit | None = None
+    fleet = plant.fleet
+    inventory = plant.inventory
+    carry: dict[str, float] = {}  # intermediates the batch carries
+    at_store: simpy.Event | None = None  # with a fleet: the IBC is (on its way) in the IBC store
     deadline = math.inf
     hold_policy = "deviation"
     hold_flagged = False
     for i, step in enumerate(prod.recipe):
         queue = plant.queues[step.equipment_class]
         scale = batch.size / step.scale_reference if step.scale_reference else 1.0
-        req = queue.request(batch.id, batch.order, batch.product, i, batch.due, batch.priority,
-                            step.duration.mean * scale)
-        if not req.event.triggered and deadline < math.inf:
-            timer = env.timeout(max(0.0, deadline - env.now))
-            yield req.event | timer
-            if not req.event.triggered:
-                hold_flagged = True
-                log.emit(K_DEVIATION, batch=batch.id, order=order_c, product=product_c, step=i,
-                         state=log.code("hold_time"), value=0.0)
-                if hold_policy == "scrap":
-                    queue.cancel(req)
-                    if held is not None:
-                        held.release()
-                    plant.scrap(batch, i, "hold_time")
-                    return
-        unit: Unit = yield req.event
+        needs: dict[str, float] = {}
+        if step.consumes and inventory is not None:
+            needs = _needs(plant, batch, i, step.consumes, carry)
+        while True:
+            if needs:  # wait until the materials are there before queueing for a unit
+                ready = inventory.wait_for(batch.id, i, needs)
+                if not ready.triggered and deadline < math.inf and not hold_flagged:
+                    yield ready | env.timeout(max(0.0, deadline - env.now))
+                    if not ready.triggered:
+                        hold_flagged = True
+                        log.emit(K_DEVIATION, batch=batch.id, order=order_c, product=product_c,
+                                 step=i, state=log.code("hold_time"), value=0.0)
+                        if hold_policy == "scrap":
+                            inventory.cancel_wait(ready)
+                            if held is not None:
+                                held.release()
+                            plant.scrap(batch, i, "hold_time")
+                            return
+                if not ready.triggered:
+                    yield ready
+            req = queue.request(batch.id, batch.order, batch.product, i, batch.due,
+                                batch.priority, step.duration.mean * scale)
+            if not req.event.triggered and deadline < math.inf and not hold_flagged:
+                timer = env.timeout(max(0.0, deadline - env.now))
+                yield req.event | timer
+                if not req.event.triggered:
+                    hold_flagged = True
+                    log.emit(K_DEVIATION, batch=batch.id, order=order_c, product=product_c,
+                             step=i, state=log.code("hold_time"), value=0.0)
+                    if hold_policy == "scrap":
+                        queue.cancel(req)
+                        if held is not None:
+                            held.release()
+                        plant.scrap(batch, i, "hold_time")
+                        return
+            unit: Unit = yield req.event
+            if not needs or inventory.can_take(needs):
+                break
+            unit.release()  # another batch took the material first: give the unit back
+        arrivals: list[simpy.Event] = []
         if held is not None:
-            held.release()
+            if fleet is not None:
+                arrivals.append(fleet.request(held.station, unit.station, 1, batch.due, batch.id,
+                                              "ibc", on_pickup=held.release))
+            else:
+                held.release()
             held = None
+        elif at_store is not None and fleet is not None:
+            chain = _from_store(fleet, at_store, plant.ibc_store, unit.station, batch)
+            arrivals.append(env.process(chain))
+            at_store = None
+        if needs:
+            got = inventory.request(batch.id, i, unit.code, needs)
+            assert got.triggered
+            if fleet is not None:
+                arrivals.extend(_deliver_materials(plant, batch, got.value, unit))
         yield from unit.prepare(batch.product)
+        if arrivals and not all(ev.triggered for ev in arrivals):
+            unit.set_state("starved")
+            yield env.all_of(arrivals)
         staff = None
         if step.operators is not None:
             staff = plant.pools[step.operators.qualification]
@@ -116,6 +172,11 @@ def run_batch(plant: Plant, batch: Batch):
             unit.release()
             plant.scrap(batch, i, "breakdown")
             return
+        for m, qty in step.produces.items():
+            q = qty.quantity(batch.size)
+            carry[m] = carry.get(m, 0.0) + q
+            log.emit(K_PRODUCE, unit=unit.code, batch=batch.id, step=i, product=log.code(m),
+                     value=q)
         if step.max_hold is not None:
             deadline = env.now + step.max_hold
             hold_policy = step.on_hold_violation
@@ -125,6 +186,17 @@ def run_batch(plant: Plant, batch: Batch):
         if step.transfer == "direct":
             unit.set_state("blocked")
             held = unit
+        elif fleet is not None:
+            unit.set_state("blocked")
+            last = i == len(prod.recipe) - 1
+            dest, loads = (_finished_destination(plant, prod, batch) if last
+                           else (plant.ibc_store, 1))
+            moved = fleet.request(unit.station, dest, loads, batch.due, batch.id,
+                                  "finished" if last else "ibc", on_pickup=unit.release)
+            if last:
+                yield moved
+            else:
+                at_store = moved
         else:
             unit.release()
     log.emit(K_QUARANTINE, batch=batch.id, order=order_c, product=product_c)
@@ -148,7 +220,62 @@ def run_batch(plant: Plant, batch: Batch):
         released = batch.rng.random() >= qc.reject_probability
     if released:
         log.emit(K_QC_RELEASE, batch=batch.id, order=order_c, product=product_c, value=batch.size)
+        if inventory is not None and prod.finished_good is not None:
+            inventory.receive_finished(prod.finished_good, batch.size)
         plant.batch_released(batch)
     else:
         log.emit(K_QC_REJECT, batch=batch.id, order=order_c, product=product_c)
         plant.scrap(batch, len(prod.recipe), "qc_reject")
+
+
+def _from_store(fleet: Fleet, at_store: simpy.Event, store: str, station: str, batch: Batch):
+    """Process: once the IBC has reached the IBC store, bring it to the next unit."""
+    if not at_store.processed:
+        yield at_store
+    yield fleet.request(store, station, 1, batch.due, batch.id, "ibc")
+
+
+def _finished_destination(plant: Plant, prod: Product, batch: Batch) -> tuple[str, int]:
+    """Where a finished batch goes (its finished good's warehouse gate, else the IBC store)
+    and in how many pallet loads."""
+    fg = prod.finished_good
+    if fg is None or plant.inventory is None:
+        return plant.ibc_store, 1
+    inv = plant.inventory
+    gate = inv.warehouses[inv.home[fg]].gate
+    pallets = max(1, math.ceil(batch.size / inv.materials[fg].pallet - 1e-9))
+    return (gate or plant.ibc_store), pallets
+
+
+def _needs(plant: Plant, batch: Batch, step: int, consumes: dict,
+           carry: dict[str, float]) -> dict[str, float]:
+    """Warehouse materials a step needs; intermediates are taken from the batch at once."""
+    log = plant.log
+    inv = plant.inventory
+    assert inv is not None
+    needs: dict[str, float] = {}
+    for m, qty in consumes.items():
+        q = qty.quantity(batch.size)
+        if inv.materials[m].kind == "intermediate":
+            carry[m] = carry.get(m, 0.0) - q
+            log.emit(K_PICK, unit=-1, batch=batch.id, step=step, product=log.code(m), value=q)
+        elif q > 0:
+            needs[m] = q
+    return needs
+
+
+def _deliver_materials(plant: Plant, batch: Batch, picks: list[Pick], unit: Unit) -> list:
+    """Transport requests bringing picked pallets from their warehouses to the unit."""
+    inv, fleet = plant.inventory, plant.fleet
+    assert inv is not None and fleet is not None
+    pallets: dict[str, float] = {}
+    for pick in picks:
+        size = inv.materials[pick.material].pallet
+        pallets[pick.warehouse] = pallets.get(pick.warehouse, 0.0) + pick.quantity / size
+    out = []
+    for wname in sorted(pallets):
+        gate = inv.warehouses[wname].gate
+        assert gate is not None
+        loads = max(1, math.ceil(pallets[wname] - 1e-9))
+        out.append(fleet.request(gate, unit.station, loads, batch.due, batch.id, "material"))
+    return out

@@ -67,6 +67,7 @@ class RankPolicy:
     """A policy defined by a ranking of requests (smaller first); units by least cleaning."""
 
     unit_dependent = False
+    arrival_order = False  # True if rank() is the order of arrival (the queue is already sorted)
 
     def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
         raise NotImplementedError
@@ -81,7 +82,10 @@ class RankPolicy:
                 key=lambda x: (x[0], x[1]),
             )
             return best[2], best[3]
-        req = min(queue.waiting, key=lambda r: self.rank(r, None, now))
+        if self.arrival_order:
+            req = queue.waiting[0]
+        else:
+            req = min(queue.waiting, key=lambda r: self.rank(r, None, now))
         unit = units[0] if len(units) == 1 else min(
             units, key=lambda u: (u.cleaning_estimate(req.product), u.index)
         )
@@ -111,6 +115,8 @@ def make_policy(name: str) -> Policy:
 
 @register_policy("fifo")
 class Fifo(RankPolicy):
+    arrival_order = True
+
     def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
         return (req.enqueued, req.seq)
 
@@ -152,7 +158,7 @@ class ClassQueue:
         self.units: list[Unit] = []
         self.waiting: list[Request] = []
         self._seq = 0
-        self._dispatching = False
+        self._pending = False
 
     def free_units(self) -> list[Unit]:
         return [u for u in self.units if u.free]
@@ -171,21 +177,34 @@ class ClassQueue:
             self.waiting.remove(req)
 
     def dispatch(self) -> None:
-        """Give free units work until the policy says stop."""
-        if self._dispatching:
+        """Give free units work, once everything happening at this instant has arrived.
+
+        The decision is deferred to the end of the current instant (a normal-priority event),
+        so batches released together compete under the policy instead of first come, first
+        served.
+        """
+        if self._pending or not self.waiting:
             return
-        self._dispatching = True
-        try:
-            while self.waiting:
-                pair = self.policy.assign(self, self.env.now)
-                if pair is None:
-                    return
-                req, unit = pair
-                self.waiting.remove(req)
-                unit.reserve(req)
-                req.event.succeed(unit)
-        finally:
-            self._dispatching = False
+        for unit in self.units:
+            if unit.free:
+                break
+        else:
+            return  # nothing to decide until a unit frees up
+        self._pending = True
+        ev = self.env.event()
+        ev.callbacks.append(self._dispatch_now)
+        ev.succeed()
+
+    def _dispatch_now(self, _: simpy.Event) -> None:
+        self._pending = False
+        while self.waiting:
+            pair = self.policy.assign(self, self.env.now)
+            if pair is None:
+                return
+            req, unit = pair
+            self.waiting.remove(req)
+            unit.reserve(req)
+            req.event.succeed(unit)
 
     def wake_at(self, t: float) -> None:
         """Run dispatch again at time t (for policies that wait on purpose)."""

@@ -78,6 +78,10 @@ class Unit:
         self.rng_maint = rng("unit", name, "maintenance")
         self.ttf = self._draw_ttf()
         self.queue = plant.queues[cls_name]
+        cl = spec.cleaning
+        self.needs_cleaning = bool(
+            cl.minor.mean or cl.major.mean or cl.matrix or (cl.campaign and cl.campaign.mean)
+        )
 
     # ------------------------------------------------------------------ state
     def set_state(self, state: str) -> None:
@@ -143,6 +147,9 @@ class Unit:
     def _clean(self, kind: str, dist) -> object:
         dur = dist.sample(self.rng_clean)
         cl = self.spec.cleaning
+        if dur <= 0 and cl.operators is None:
+            self._cleaned(kind)
+            return
         staff = None
         if cl.operators is not None:
             staff = self.plant.pools[cl.operators.qualification]
@@ -157,6 +164,9 @@ class Unit:
         if staff is not None:
             staff.release(cl.operators.count)
         self.log.emit(K_CLEAN_END, unit=self.code, state=self.log.code(kind))
+        self._cleaned(kind)
+
+    def _cleaned(self, kind: str) -> None:
         if kind in ("major", "campaign", "full"):
             self.campaign_count = 0
             self.cleanliness = CLEAN
@@ -209,7 +219,8 @@ class Unit:
     def finish_batch(self, product: str, scrapped: bool = False) -> None:
         """The batch's material left (or was scrapped): the unit is dirty."""
         self.last_product = product
-        self.cleanliness = DIRTY
+        if self.needs_cleaning:
+            self.cleanliness = DIRTY
         self.dirty_since = self.env.now
         self.campaign_count += 1
         self.batches_since_maint += 1

@@ -1,6 +1,6 @@
 """The columnar event log: every observable change of a run goes through ``EventLog.emit``.
 
-Columns are typed arrays (``array.array``) and strings are interned once, so a plant-year with
+Events are packed into NumPy structured chunks and strings are interned once, so a plant-year with
 millions of events stays compact. ``to_table()`` gives an Arrow table (string columns
 dictionary-encoded), ``write_parquet()`` a deterministic Parquet file: the same scenario and
 seed give the same bytes.
@@ -26,7 +26,7 @@ detail     string    free text (class of a unit, reason of a deviation, ...)
 from __future__ import annotations
 
 import math
-from array import array
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -59,31 +59,66 @@ KINDS = (
     "order_complete",
     "state",  # unit state change; state = new state, value = kW drawn in it
     "run_end",  # value = horizon
+    # material flow (twin/materials.py); the product column holds the material
+    "lot_receipt",  # unit = warehouse, product = material, detail = lot, state = status, value = q
+    "lot_status",  # unit = warehouse, product, detail = lot, state = new status, value = qty
+    "material_pick",  # batch, step, unit = warehouse (null: intermediate), product, detail = lot
+    "material_produce",  # batch, step, product = intermediate material, value = qty
+    "starve_start",  # batch, step, unit, product = material, value = quantity short
+    "starve_end",  # batch, step, unit, product = material, value = hours starved
+    "reorder",  # product = material, state = sS|schedule, detail = purchase order, value = qty
+    "shipment",  # order, unit = warehouse, product = material, detail = lot, value = qty
+    "stockout",  # order, product = material, value = quantity short at the due date
+    "wh_level",  # unit = warehouse, state = storage class, value = pallet positions used
+    "wh_full",  # unit = warehouse, product = material, detail = lot, value = positions needed
+    # transport (twin/transport.py); the unit column holds the vehicle
+    "agv_added",  # unit = vehicle, detail = start node, value = battery kWh
+    "agv_state",  # unit = vehicle, state = idle|empty|loaded|traffic|handling|charging, value = kWh
+    "agv_move",  # unit = vehicle, state = segment, detail = from>to, value = metres
+    "transport_request",  # batch, detail = request, state = material|ibc|finished|receipt
+    "transport_pickup",  # unit = vehicle, batch, detail = request, value = hours since request
+    "transport_done",  # unit = vehicle, batch, detail = request, value = hours since request
+    "traffic_wait",  # unit = vehicle, detail = first blocked resource, value = hours waited
+    "charge_start",  # unit = vehicle, detail = charger node, value = battery kWh
+    "charge_end",  # unit = vehicle, detail = charger node, value = battery kWh
+    # plans (twin/plan.py)
+    "plan_op",  # unit, order, batch = index of the batch in its order, step, value = planned start
+    "plan_end",  # value = planned end of the last operation (the plan's makespan)
+    "replan",  # value = operations in the new plan, detail = trigger
 )
 
 _NAN = math.nan
 
 
-class EventLog:
-    """Append-only columnar log bound to a clock (anything with a ``now`` attribute)."""
+ROW = np.dtype(
+    [("t", "<f8"), ("kind", "i1"), ("unit", "<i4"), ("batch", "<i4"), ("order", "<i4"),
+     ("product", "<i4"), ("step", "<i2"), ("state", "<i4"), ("value", "<f8"), ("detail", "<i4")]
+)
+_CHUNK = 32_768
 
-    __slots__ = ("_clock", "_t", "_kind", "_unit", "_batch", "_order", "_product", "_step",
-                 "_state", "_value", "_detail", "_codes", "_strings")
+
+class EventLog:
+    """Append-only columnar log bound to a clock (anything with a ``now`` attribute).
+
+    ``emit`` appends one tuple to a small row buffer; every 32k events the buffer is packed
+    into one NumPy array per column (43 bytes per event), so the whole run never holds a
+    Python object per event. ``to_table`` hands the columns to Arrow without copying them.
+    """
+
+    __slots__ = ("_clock", "_buf", "_cols", "_n", "_codes", "_strings", "_watch")
 
     def __init__(self, clock: object) -> None:
         self._clock = clock
-        self._t = array("d")
-        self._kind = array("b")
-        self._unit = array("i")
-        self._batch = array("i")
-        self._order = array("i")
-        self._product = array("i")
-        self._step = array("h")
-        self._state = array("i")
-        self._value = array("d")
-        self._detail = array("i")
+        self._buf: list[tuple] = []
+        self._cols: dict[str, list[np.ndarray]] = {name: [] for name in ROW.names}
+        self._n = 0
         self._codes: dict[str | None, int] = {None: -1}
         self._strings: list[str] = []
+        self._watch: dict[int, list[typing.Callable[[int], None]]] = {}
+
+    def watch(self, kind: int, callback: typing.Callable[[int], None]) -> None:
+        """Call ``callback(kind)`` after every event of that kind (observers, e.g. re-planning)."""
+        self._watch.setdefault(kind, []).append(callback)
 
     def code(self, text: str | None) -> int:
         """The interned code of a string (-1 for None)."""
@@ -107,53 +142,75 @@ class EventLog:
         detail: int = -1,
     ) -> None:
         """Record one event at the current time. Strings are passed as codes (``code()``)."""
-        self._t.append(self._clock.now)
-        self._kind.append(kind)
-        self._unit.append(unit)
-        self._batch.append(batch)
-        self._order.append(order)
-        self._product.append(product)
-        self._step.append(step)
-        self._state.append(state)
-        self._value.append(value)
-        self._detail.append(detail)
+        buf = self._buf
+        buf.append((self._clock.now, kind, unit, batch, order, product, step, state, value, detail))
+        if len(buf) >= _CHUNK:
+            self._flush()
+        if self._watch and kind in self._watch:
+            for callback in self._watch[kind]:
+                callback(kind)
+
+    def _flush(self) -> None:
+        if self._buf:
+            packed = np.array(self._buf, dtype=ROW)
+            for name, chunks in self._cols.items():
+                chunks.append(np.ascontiguousarray(packed[name]))
+            self._n += len(self._buf)
+            self._buf = []
 
     def __len__(self) -> int:
-        return len(self._t)
+        return self._n + len(self._buf)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the packed columns."""
+        return sum(c.nbytes for chunks in self._cols.values() for c in chunks)
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as a NumPy array (a copy when the log spans several chunks)."""
+        self._flush()
+        chunks = self._cols[name]
+        if not chunks:
+            return np.zeros(0, dtype=ROW[name])
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def to_table(self) -> pa.Table:
+        """The log as an Arrow table whose columns wrap the log's own chunks (no copy)."""
+        self._flush()
         dictionary = pa.array(self._strings, type=pa.string())
         kinds = pa.array(KINDS, type=pa.string())
 
-        def strings(col: array) -> pa.Array:
-            idx = np.frombuffer(col, dtype=np.int32)
-            return pa.DictionaryArray.from_arrays(pa.array(idx, mask=idx < 0), dictionary)
+        def wrap(data: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+            bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+            return pa.Array.from_buffers(
+                pa.from_numpy_dtype(data.dtype), len(data), [bitmap, pa.py_buffer(data)]
+            )
 
-        return pa.table(
-            {
-                "t": pa.array(np.frombuffer(self._t, dtype=np.float64)),
-                "kind": pa.DictionaryArray.from_arrays(
-                    pa.array(np.frombuffer(self._kind, dtype=np.int8)), kinds
-                ),
-                "unit": strings(self._unit),
-                "batch": pa.array(np.frombuffer(self._batch, dtype=np.int32)),
-                "order": strings(self._order),
-                "product": strings(self._product),
-                "step": pa.array(np.frombuffer(self._step, dtype=np.int16)),
-                "state": strings(self._state),
-                "value": pa.array(np.frombuffer(self._value, dtype=np.float64)),
-                "detail": strings(self._detail),
-            }
-        )
+        def column(name: str) -> pa.ChunkedArray:
+            chunks = self._cols[name]
+            if name == "kind":
+                arrays = [pa.DictionaryArray.from_arrays(wrap(c), kinds) for c in chunks]
+                kind_type = pa.dictionary(pa.int8(), pa.string())
+                return pa.chunked_array(arrays, type=kind_type)
+            if name in _STRING_COLUMNS:
+                arrays = [pa.DictionaryArray.from_arrays(wrap(c, c >= 0), dictionary) for c in chunks]
+                return pa.chunked_array(arrays, type=pa.dictionary(pa.int32(), pa.string()))
+            return pa.chunked_array([wrap(c) for c in chunks], type=pa.from_numpy_dtype(ROW[name]))
+
+        return pa.table({name: column(name) for name in ROW.names})
+
+
+_STRING_COLUMNS = ("unit", "order", "product", "state", "detail")
 
 
 def kind_code(name: str) -> int:
     return KINDS.index(name)
 
 
-def write_parquet(table: pa.Table, path: str | Path) -> None:
-    """Write a log deterministically (fixed writer options, zstd)."""
-    pq.write_table(table, str(path), compression="zstd", write_statistics=True, use_dictionary=True)
+def write_parquet(table: pa.Table, path: str | Path | typing.BinaryIO) -> None:
+    """Write a log deterministically (fixed writer options, zstd) to a path or binary file."""
+    target = str(path) if isinstance(path, str | Path) else path
+    pq.write_table(table, target, compression="zstd", write_statistics=True, use_dictionary=True)
 
 
 def read_parquet(path: str | Path) -> pa.Table:

@@ -9,8 +9,9 @@ Definitions
 - throughput: batches (and quantity) QC-released per product in the window; per week too.
 - makespan: first batch release to last batch completion (QC release or scrap), hours.
 - lead time: batch release to QC release, for batches released in the window (mean, p95).
-- OTIF %: of the orders due inside the run, the share completed in full (all batches released
-  by QC) on or before their due date.
+- OTIF %: of the orders that can be judged (due inside the window, or already complete with a
+  due date after the warm-up), the share completed in full (all batches released by QC) on or
+  before their due date.
 - time share per state per unit: hours in each state / window length (they sum to 1).
 - OEE per unit = availability x performance x quality, where
   availability = processing hours / planned production time, where planned production time
@@ -26,12 +27,15 @@ Definitions
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from twin.flow_kpi import flow_kpis
 
 _NOT_PLANNED = ("idle", "dirty_hold", "off_shift", "maintenance")
 
@@ -188,7 +192,7 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
     ocomp = v.kind("order_complete")
     due = dict(zip(v.strings("order", orel), v.value[orel].tolist(), strict=True))
     done_at = dict(zip(v.strings("order", ocomp), t[ocomp].tolist(), strict=True))
-    eligible = [o for o, d in due.items() if lo <= d <= hi]
+    eligible = [o for o, d in due.items() if (lo <= d <= hi) or (o in done_at and d >= lo)]
     on_time = sum(1 for o in eligible if o in done_at and done_at[o] <= due[o] + 1e-9)
     late_done = sum(1 for o in eligible if o in done_at and done_at[o] > due[o] + 1e-9)
 
@@ -215,7 +219,7 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
     cleaning_h = 0.0
     for u, states in sh.items():
         hours = {s: h for s, (h, _) in states.items()}
-        share[u] = {s: h / span for s, h in sorted(hours.items())}
+        share[u] = {s: float(h / span) for s, h in sorted(hours.items())}
         energy_by_unit[u] = float(sum(e for _, e in states.values()))
         cleaning_h += hours.get("cleaning", 0.0)
         proc = hours.get("processing", 0.0)
@@ -251,7 +255,7 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
         "otif_pct": 100.0 * on_time / len(eligible) if eligible else None,
         "orders": {
             "released": len(due),
-            "due_in_run": len(eligible),
+            "judged": len(eligible),
             "on_time": on_time,
             "late": late_done,
             "open_past_due": len(eligible) - on_time - late_done,
@@ -267,4 +271,67 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
         "deviations": {"total": int(dev.sum()), "by_type": dict(Counter(v.strings("state", dev)))},
         "scrapped": {"total": int(scrap.sum()), "by_reason": dict(scrap_reasons)},
         "wip": {"mean": _time_average(wt, wv, lo, hi), "max": int(wv.max()) if len(wv) else 0},
+        **flow_kpis(v, lo, hi),
+    }
+
+
+LATE_TOLERANCE_H = 1.0
+
+
+def plan_adherence(table: pa.Table | LogView) -> dict[str, Any] | None:
+    """How a run followed the plan written into its log (``plan_op`` events), or None.
+
+    start deviation = actual processing start - planned start (of the latest plan that
+    contained the operation, when the run re-planned), per planned operation that started;
+    an operation is late if it started more than LATE_TOLERANCE_H after plan;
+    makespan_actual is the end of the last planned operation that ran.
+    """
+    v = table if isinstance(table, LogView) else LogView(table)
+    pm = v.kind("plan_op")
+    if not pm.any():
+        return None
+    planned = {}
+    for order, b, s, u, start in zip(v.strings("order", pm), v.batch[pm].tolist(), v.step[pm].tolist(),
+                                      v.strings("unit", pm), v.value[pm].tolist(), strict=True):
+        planned[(order, b, s)] = (u, start)
+    # batch id -> (order, index within the order), from the order of batch releases
+    rel = v.kind("batch_release")
+    index: dict[int, tuple[str, int]] = {}
+    count: Counter[str] = Counter()
+    for b, order in zip(v.batch[rel].tolist(), v.strings("order", rel), strict=True):
+        count[order] += 1
+        index[b] = (order, count[order])
+    devs, same_unit, last_end = [], 0, 0.0
+    st, en = v.kind("step_start"), v.kind("step_end")
+    for b, s, u, t in zip(v.batch[st].tolist(), v.step[st].tolist(), v.strings("unit", st), v.t[st].tolist(), strict=True):
+        key = (*index[b], s)
+        if key in planned:
+            devs.append(t - planned[key][1])
+            same_unit += planned[key][0] == u
+    for b, s, t in zip(v.batch[en].tolist(), v.step[en].tolist(), v.t[en].tolist(), strict=True):
+        if (*index[b], s) in planned:
+            last_end = max(last_end, t)
+    d = np.asarray(devs)
+    plan_end = v.value[v.kind("plan_end")]
+    orders = {o for o, _, _ in planned}
+    orel = v.kind("order_release")
+    due = dict(zip(v.strings("order", orel), v.value[orel].tolist(), strict=True))
+    ocomp = v.kind("order_complete")
+    done_at = dict(zip(v.strings("order", ocomp), v.t[ocomp].tolist(), strict=True))
+    return {
+        "operations_planned": len(planned),
+        "operations_started": len(devs),
+        "start_deviation_h": {
+            "mean": float(d.mean()) if len(d) else None,
+            "mean_abs": float(np.abs(d).mean()) if len(d) else None,
+            "p95_abs": float(np.percentile(np.abs(d), 95)) if len(d) else None,
+        },
+        "late_operations": int((d > LATE_TOLERANCE_H).sum()),
+        "on_planned_unit_pct": 100.0 * same_unit / len(devs) if devs else None,
+        "makespan_planned_h": float(plan_end[-1]) if len(plan_end) else None,
+        "makespan_actual_h": last_end,
+        "replans": int(v.kind("replan").sum()),
+        "order_on_time": {
+            o: float(o in done_at and done_at[o] <= due.get(o, math.inf) + 1e-9) for o in sorted(orders)
+        },
     }

@@ -18,11 +18,12 @@ from twin.batches import Batch, run_batch
 from twin.dispatch import ClassQueue, Policy, make_policy
 from twin.equipment import Unit
 from twin.eventlog import EventLog, kind_code
-from twin.scenario import Order, Scenario
+from twin.flow_spec import charger_nodes
+from twin.scenario import Scenario
 from twin.staff import ALWAYS, Calendar, Pool, run_calendar, week_offset
 from twin.streams import stream
 
-__all__ = ["Plant", "generate_orders"]
+__all__ = ["Plant", "PlannedOrder", "generate_orders"]
 
 K_RUN_START = kind_code("run_start")
 K_UNIT_ADDED = kind_code("unit_added")
@@ -32,18 +33,34 @@ K_SCRAP = kind_code("scrap")
 K_RUN_END = kind_code("run_end")
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedOrder:
+    """An order as the plant runs it (release and due as hours); small, as a year of generated
+    orders is held in memory."""
+
+    id: str
+    product: str
+    quantity: float
+    release: float
+    due: float
+    priority: int
+
+
 @dataclass
 class _OrderState:
-    order: Order
+    order: PlannedOrder
     batches_needed: int
     released: int = 0
     made: int = 0  # batch numbers handed out (replacements included)
     sizes: list[float] = field(default_factory=list)
 
 
-def generate_orders(scenario: Scenario, seed: int, replication: int) -> list[Order]:
+def generate_orders(scenario: Scenario, seed: int, replication: int) -> list[PlannedOrder]:
     """The scenario's fixed orders plus those of its order generator, sorted by release."""
-    orders = list(scenario.orders)
+    orders = [
+        PlannedOrder(o.id, o.product, o.quantity, float(o.release), float(o.due), o.priority)
+        for o in scenario.orders
+    ]
     gen = scenario.order_generator
     horizon = scenario.simulation.horizon
     if gen is not None:
@@ -59,11 +76,8 @@ def generate_orders(scenario: Scenario, seed: int, replication: int) -> list[Ord
                 qty = max(ds.quantity.sample(rng), 1e-9)
                 due = t + ds.due_after.sample(rng)
                 k += 1
-                orders.append(
-                    Order(id=f"{product}-{k:05d}", product=product, quantity=qty, release=t,
-                          due=due, priority=ds.priority)
-                )
-    orders.sort(key=lambda o: (float(o.release), o.id))
+                orders.append(PlannedOrder(f"{product}-{k:05d}", product, qty, t, due, ds.priority))
+    orders.sort(key=lambda o: (o.release, o.id))
     return orders
 
 
@@ -80,6 +94,8 @@ class Plant:
         self._offset = week_offset(scenario.start.weekday(),
                                    scenario.start.hour + scenario.start.minute / 60)
         self.policy = policy or make_policy(scenario.dispatch)
+        if hasattr(self.policy, "attach"):
+            self.policy.attach(self)
         self.queues = {c: ClassQueue(self.env, c, self.policy) for c in scenario.equipment_classes}
         self.pools = {
             q: Pool(self.env, q, p.count, self.calendar(p.shift)) for q, p in scenario.staff.items()
@@ -87,6 +103,10 @@ class Plant:
         self.units: list[Unit] = []
         self._orders: dict[str, _OrderState] = {}
         self._next_batch = 0
+        self.batch_keys: dict[int, str] = {}  # batch id -> "order/index" (stable across runs)
+        self.finished_keys: set[str] = set()
+        self.product_of: dict[int, str] = {}
+        self.size_of: dict[int, float] = {}
         self.open_batches = 0
         self.orders = generate_orders(scenario, seed, replication)
         self.all_released = False
@@ -98,6 +118,7 @@ class Plant:
             cls = scenario.equipment_classes[spec.equipment_class]
             cal = self.calendar(spec.shift or cls.shift)
             unit = Unit(self, name, len(self.units), spec.equipment_class, cls, cal.is_open(0.0))
+            unit.station = spec.station
             self.units.append(unit)
             self.queues[spec.equipment_class].units.append(unit)
             log.emit(K_UNIT_ADDED, unit=unit.code, detail=log.code(spec.equipment_class),
@@ -110,7 +131,32 @@ class Plant:
             m = unit.spec.maintenance
             if m is not None and m.every is not None:
                 self.env.process(unit.maintenance_timer(m.every))
+        self._build_material_flow()
         self.env.process(self._release_orders())
+
+    def _build_material_flow(self) -> None:
+        """Warehouses and stock, layout and fleet: only when the scenario has those sections
+        (without them materials are unlimited and transport is instantaneous)."""
+        from twin.materials import Inventory
+        from twin.transport import Fleet, Layout
+
+        sc = self.scenario
+        self.inventory: Inventory | None = None
+        self.fleet: Fleet | None = None
+        self.layout: Layout | None = None
+        self.ibc_store = sc.layout.ibc_store if sc.layout is not None else None
+        if sc.materials:
+            self.inventory = Inventory(self)
+            shipments = [
+                (float(o.due), o.id, fg, o.quantity)
+                for o in self.orders
+                if (fg := sc.products[o.product].finished_good) is not None
+            ]
+            if shipments:
+                self.env.process(self.inventory.shipments(shipments))
+        if sc.layout is not None and sc.fleet is not None:
+            self.layout = Layout(sc.layout, sc.fleet.speed)
+            self.fleet = Fleet(self, sc.fleet, self.layout, charger_nodes(sc))
 
     # ------------------------------------------------------------------ helpers
     def rng(self, *key: str) -> np.random.Generator:
@@ -143,22 +189,32 @@ class Plant:
     def _start_batch(self, state: _OrderState, size: float) -> None:
         o = state.order
         state.made += 1
+        self.batch_keys[self._next_batch] = f"{o.id}/{state.made}"
+        self.product_of[self._next_batch] = o.product
+        self.size_of[self._next_batch] = size
         batch = Batch(self._next_batch, o.id, o.product, size, float(o.due), o.priority,
                       self.rng("batch", o.id, str(state.made)))
         self._next_batch += 1
         self.open_batches += 1
         self.env.process(run_batch(self, batch))
 
+    def is_finished(self, key: str) -> bool:
+        """Whether the batch with this key (``order/index``) was released by QC or scrapped."""
+        return key in self.finished_keys
+
     def batch_released(self, batch: Batch) -> None:
+        self.finished_keys.add(self.batch_keys[batch.id])
         state = self._orders[batch.order]
         state.released += 1
         self.open_batches -= 1
         if state.released == state.batches_needed:
+            del self._orders[batch.order]
             self.log.emit(K_ORDER_COMPLETE, order=self.log.code(batch.order),
                           product=self.log.code(batch.product))
         self._check_done()
 
     def scrap(self, batch: Batch, step: int, reason: str) -> None:
+        self.finished_keys.add(self.batch_keys[batch.id])
         log = self.log
         log.emit(K_SCRAP, batch=batch.id, order=log.code(batch.order),
                  product=log.code(batch.product), step=step, detail=log.code(reason))

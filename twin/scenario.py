@@ -20,9 +20,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator
 
-from twin.units import Distribution, Duration, Fixed
+from twin.flow_spec import (
+    BomQty,
+    FleetSpec,
+    LayoutSpec,
+    Material,
+    WarehouseSpec,
+    check_material_flow,
+)
+from twin.units import Distribution, Duration, Fixed, parse_duration
 
 __all__ = [
     "ScenarioError",
@@ -69,9 +77,29 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-Time = Annotated[Duration | dt.datetime | dt.date, Field(union_mode="left_to_right")]
+def parse_time(value: Any) -> float | dt.datetime:
+    """An offset from the scenario start (a duration) or a calendar date/datetime."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except ValueError:
+            try:
+                return parse_time(dt.datetime.fromisoformat(value))
+            except ValueError:
+                pass
+        raise ValueError(f"expected an offset such as 14d or a date such as 2026-02-01, got {value!r}")
+    return parse_duration(value)
+
+
+Time = Annotated[float | dt.datetime, PlainValidator(parse_time)]
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegInt = Annotated[int, Field(ge=0)]
+Priority = Annotated[int, Field(ge=-9999, le=9999)]
+MAX_BATCHES_PER_ORDER = 10_000
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -89,6 +117,13 @@ class Failures(_Model):
     mtbf: Distribution
     mttr: Distribution
 
+    @field_validator("mtbf")
+    @classmethod
+    def _mtbf(cls, v: Any) -> Any:
+        if v.mean < 1.0:
+            raise ValueError(f"expected a mean time between failures of at least 1h, got {v.mean}h")
+        return v
+
 
 class Maintenance(_Model):
     """Preventive maintenance every N calendar hours and/or every N batches."""
@@ -101,8 +136,8 @@ class Maintenance(_Model):
     @field_validator("every")
     @classmethod
     def _positive(cls, v: float | None) -> float | None:
-        if v is not None and v <= 0:
-            raise ValueError("maintenance interval must be > 0")
+        if v is not None and v < 1.0:
+            raise ValueError(f"expected a maintenance interval of at least 1h, got {v}h")
         return v
 
 
@@ -145,6 +180,7 @@ class UnitSpec(_Model):
     count: PositiveInt = 1
     shift: str | None = None
     room: str | None = None
+    station: str | None = None  # layout node where vehicles load and unload this unit
 
 
 # --------------------------------------------------------------------------- recipes
@@ -161,6 +197,8 @@ class Step(_Model):
     on_hold_violation: Literal["deviation", "scrap"] = "deviation"
     on_breakdown: Literal["resume", "scrap"] = "resume"
     transfer: Literal["store", "direct"] = "store"
+    consumes: dict[str, BomQty] = Field(default_factory=dict)
+    produces: dict[str, BomQty] = Field(default_factory=dict)
 
 
 class QCSpec(_Model):
@@ -177,6 +215,7 @@ class Product(_Model):
     batch_size: Annotated[float, Field(gt=0)]
     recipe: tuple[Step, ...] = Field(min_length=1)
     qc: QCSpec | None = None
+    finished_good: str | None = None  # material that QC-released batches add to stock
 
 
 # --------------------------------------------------------------------------- people, calendars
@@ -253,7 +292,7 @@ class Order(_Model):
     quantity: Annotated[float, Field(gt=0)]
     release: Time = 0.0
     due: Time
-    priority: int = 0
+    priority: Priority = 0
 
 
 class DemandStream(_Model):
@@ -262,7 +301,7 @@ class DemandStream(_Model):
     interarrival: Distribution
     quantity: Distribution
     due_after: Distribution
-    priority: int = 0
+    priority: Priority = 0
     start: Duration = 0.0
     until: Duration | None = None
 
@@ -302,13 +341,22 @@ class Scenario(_Model):
     orders: tuple[Order, ...] = ()
     order_generator: OrderGenerator | None = None
     replace_scrapped: bool = True
+    materials: dict[str, Material] = Field(default_factory=dict)
+    warehouses: dict[str, WarehouseSpec] = Field(default_factory=dict)
+    layout: LayoutSpec | None = None
+    fleet: FleetSpec | None = None
 
     @field_validator("start", mode="before")
     @classmethod
     def _start(cls, v: Any) -> Any:
-        if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
-            return dt.datetime(v.year, v.month, v.day)
-        return v
+        if isinstance(v, dt.date | str):
+            try:
+                t = parse_time(v)
+            except ValueError:
+                t = None
+            if isinstance(t, dt.datetime):
+                return t
+        raise ValueError(f"expected a date or datetime such as 2026-01-05T06:00, got {v!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data that ``load_dict`` accepts again (the resolved scenario of a run)."""
@@ -585,21 +633,29 @@ def _check_references(sc: Scenario, source: str) -> None:
         seen.add(o.id)
         if o.product not in sc.products:
             fail(f"orders[{i}].product", o.product, f"unknown product; {one_of(sc.products)}")
+        n = o.quantity / sc.products[o.product].batch_size
+        if n > MAX_BATCHES_PER_ORDER:
+            fail(f"orders[{i}].quantity", o.quantity, f"at most {MAX_BATCHES_PER_ORDER} batches of {sc.products[o.product].batch_size:g} per order")
         if float(o.due) < float(o.release):
             fail(f"orders[{i}].due", o.due, f"a due date on or after the release ({o.release}h)")
     if sc.order_generator:
         for pname, stream in sc.order_generator.products.items():
             if pname not in sc.products:
                 fail(f"order_generator.products.{pname}", pname, f"unknown product; {one_of(sc.products)}")
-            if stream.interarrival.mean <= 0:
-                fail(f"order_generator.products.{pname}.interarrival", stream.interarrival.mean, "a mean interarrival time > 0")
+            if stream.interarrival.mean < 1 / 60:
+                fail(f"order_generator.products.{pname}.interarrival", stream.interarrival.mean, "a mean interarrival time of at least 1min")
             if stream.quantity.mean <= 0:
                 fail(f"order_generator.products.{pname}.quantity", stream.quantity.mean, "a mean quantity > 0")
+            top = max(stream.quantity.mean, getattr(stream.quantity, "high", 0.0) or 0.0,
+                      max(getattr(stream.quantity, "values", (0.0,))))
+            if top / sc.products[pname].batch_size > MAX_BATCHES_PER_ORDER:
+                fail(f"order_generator.products.{pname}.quantity", top, f"at most {MAX_BATCHES_PER_ORDER} batches per order")
     if not sc.orders and not sc.order_generator:
         fail("orders", [], "at least one order, or an order_generator")
     for cname, cls in sc.equipment_classes.items():
         if math.isinf(cls.capacity.max if cls.capacity else 1.0):
             fail(f"equipment_classes.{cname}.capacity.max", "inf", "a finite capacity")
+    check_material_flow(sc, fail, one_of)
 
 
 class _UnitView(typing.NamedTuple):

@@ -17,7 +17,8 @@ import yaml
 
 from twin.dispatch import Policy
 from twin.eventlog import write_parquet
-from twin.kpi import compute_kpis
+from twin.kpi import compute_kpis, plan_adherence
+from twin.plan import FollowPlan, Plan, Planner, Replanner, emit_plan
 from twin.plant import Plant
 from twin.scenario import Scenario
 
@@ -41,14 +42,41 @@ def simulate(
     replication: int = 0,
     policy: Policy | None = None,
     progress: Callable[[float], None] | None = None,
+    plan: Plan | None = None,
+    planner: Planner | None = None,
+    replan_on: tuple[str, ...] = (),
+    replan_every: float | None = None,
+    freeze: float = 0.0,
+    early_start: bool = False,
 ) -> Run:
-    """Run one replication. The same scenario, seed and replication give the identical log."""
+    """Run one replication. The same scenario, seed and replication give the identical log.
+
+    With ``plan`` the units follow it (FollowPlan); with a ``planner`` too, the plant asks it
+    for a new plan at the event kinds in ``replan_on`` (e.g. ``("breakdown", "deviation")``)
+    and every ``replan_every`` hours, keeping operations within ``freeze`` hours in place.
+    """
     t0 = time.perf_counter()
+    replanner = None
+    if plan is not None or planner is not None:
+        if planner is not None and plan is None:
+            plan = Plan(())
+        policy = FollowPlan(plan, early_start=early_start)  # type: ignore[arg-type]
+        if planner is not None:
+            replanner = Replanner(planner, policy, on=replan_on, every=replan_every, freeze=freeze)
     plant = Plant(scenario, seed=seed, replication=replication, policy=policy)
+    if plan is not None:
+        emit_plan(plant.log, plan)
+    if replanner is not None:
+        replanner.attach(plant)
+        if not plan.operations:  # type: ignore[union-attr]
+            replanner.trigger("start")
     plant.run(progress=progress)
     table = plant.log.to_table()
     kpis = compute_kpis(table)
+    adherence = plan_adherence(table)
     kpis = {"scenario": scenario.name, "seed": seed, "replication": replication, **kpis}
+    if adherence is not None:
+        kpis["plan"] = adherence
     wall = time.perf_counter() - t0
     return Run(scenario, seed, replication, table, kpis, wall,
                meta={"events": len(plant.log), "wall_seconds": wall})

@@ -20,6 +20,7 @@ Every distribution knows its ``mean`` (used for planning and dispatch estimates)
 from __future__ import annotations
 
 import math
+import random
 import re
 from typing import Annotated, Any, Literal
 
@@ -96,7 +97,7 @@ def format_hours(hours: float) -> str:
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:  # pragma: no cover - overridden
@@ -106,7 +107,7 @@ class _Dist(BaseModel):
     def ideal(self) -> float:
         return self.mean
 
-    def sample(self, rng: np.random.Generator) -> float:  # pragma: no cover - overridden
+    def sample(self, rng: random.Random) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def scaled(self, factor: float) -> float:
@@ -122,7 +123,7 @@ class Fixed(_Dist):
     def mean(self) -> float:
         return self.value
 
-    def sample(self, rng: np.random.Generator) -> float:
+    def sample(self, rng: random.Random) -> float:
         return self.value
 
 
@@ -145,7 +146,7 @@ class Uniform(_Dist):
     def ideal(self) -> float:
         return self.low
 
-    def sample(self, rng: np.random.Generator) -> float:
+    def sample(self, rng: random.Random) -> float:
         return self.low + (self.high - self.low) * rng.random()
 
 
@@ -171,10 +172,10 @@ class Triangular(_Dist):
     def ideal(self) -> float:
         return self.low
 
-    def sample(self, rng: np.random.Generator) -> float:
+    def sample(self, rng: random.Random) -> float:
         if self.high == self.low:
             return self.low
-        return float(rng.triangular(self.low, self.mode, self.high))
+        return rng.triangular(self.low, self.high, self.mode)
 
 
 class Normal(_Dist):
@@ -186,7 +187,7 @@ class Normal(_Dist):
     low: Duration = 0.0
     high: Duration | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self) -> Normal:
@@ -203,10 +204,10 @@ class Normal(_Dist):
     def ideal(self) -> float:
         return max(self.low, self.mean_ - 2 * self.sd)
 
-    def sample(self, rng: np.random.Generator) -> float:
+    def sample(self, rng: random.Random) -> float:
         hi = math.inf if self.high is None else self.high
         for _ in range(100):
-            x = self.mean_ + self.sd * rng.standard_normal()
+            x = rng.gauss(self.mean_, self.sd)
             if self.low <= x <= hi:
                 return float(x)
         return self.mean_
@@ -219,7 +220,7 @@ class LogNormal(_Dist):
     mean_: Duration = Field(alias="mean")
     sd: Duration
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self) -> LogNormal:
@@ -235,26 +236,26 @@ class LogNormal(_Dist):
     def ideal(self) -> float:
         return self.mean_ * 0.5 if self.sd > 0 else self.mean_
 
-    def sample(self, rng: np.random.Generator) -> float:
+    def sample(self, rng: random.Random) -> float:
         if self.sd == 0:
             return self.mean_
         sigma2 = math.log(1 + (self.sd / self.mean_) ** 2)
         mu = math.log(self.mean_) - sigma2 / 2
-        return float(rng.lognormal(mu, math.sqrt(sigma2)))
+        return rng.lognormvariate(mu, math.sqrt(sigma2))
 
 
 class Exponential(_Dist):
     dist: Literal["exponential"]
     mean_: Duration = Field(alias="mean")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:
         return self.mean_
 
-    def sample(self, rng: np.random.Generator) -> float:
-        return float(rng.exponential(self.mean_)) if self.mean_ > 0 else 0.0
+    def sample(self, rng: random.Random) -> float:
+        return rng.expovariate(1.0 / self.mean_) if self.mean_ > 0 else 0.0
 
 
 class Empirical(_Dist):
@@ -286,10 +287,10 @@ class Empirical(_Dist):
     def ideal(self) -> float:
         return min(self.values)
 
-    def sample(self, rng: np.random.Generator) -> float:
+    def sample(self, rng: random.Random) -> float:
         if len(self.values) == 1:
             return self.values[0]
-        return float(self.values[int(rng.choice(len(self.values), p=self._probs()))])
+        return rng.choices(self.values, weights=self.weights)[0]
 
 
 _KINDS: dict[str, type[_Dist]] = {
@@ -308,7 +309,8 @@ def parse_distribution(value: Any) -> Any:
     if isinstance(value, _Dist):
         return value
     if isinstance(value, dict):
-        if value.get("dist") not in _KINDS:
+        kind = value.get("dist")
+        if not isinstance(kind, str) or kind not in _KINDS:
             raise ValueError(
                 f"unknown distribution {value.get('dist')!r}; expected a duration or a mapping "
                 f"with dist: one of {', '.join(_KINDS)}"

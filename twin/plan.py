@@ -1,0 +1,323 @@
+"""Plans the twin can execute, the FollowPlan dispatch policy, and the re-planning protocol.
+
+A :class:`Plan` is a list of operations: batch ``k`` of order ``o`` runs recipe step ``s`` on
+unit ``u`` from ``start`` to ``end`` (hours since the scenario start). The optimizer produces
+plans; the twin only reads them, so ``twin`` never imports ``optimizer``.
+
+:class:`FollowPlan` runs every unit's operations in plan order and never starts one before its
+planned start (unless ``early_start``). Work the plan does not know (replacement batches,
+orders released later) fills gaps: it may take a unit only if the unit has no planned
+operation or the next one is due later than the estimated end of the unplanned work.
+
+Re-planning: a :class:`Planner` receives a :class:`Snapshot` of the plant (what is done,
+running and waiting) and returns a new plan for the rest; operations inside the frozen window
+keep their place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twin.scenario import Scenario, ScenarioError
+
+if TYPE_CHECKING:
+    from twin.dispatch import ClassQueue, Request
+    from twin.equipment import Unit
+
+__all__ = [
+    "PlannedOperation",
+    "Plan",
+    "load_plan",
+    "validate_plan",
+    "FollowPlan",
+    "Snapshot",
+    "Planner",
+    "batch_key",
+    "build_snapshot",
+    "Replanner",
+]
+
+
+def batch_key(order: str, index: int) -> str:
+    """The stable name of the index-th batch (1-based) of an order: ``"o12/3"``."""
+    return f"{order}/{index}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOperation:
+    order: str
+    batch: int  # 1-based index of the batch within its order
+    step: int
+    unit: str
+    start: float
+    end: float
+
+    @property
+    def key(self) -> str:
+        return batch_key(self.order, self.batch)
+
+
+@dataclass(frozen=True)
+class Plan:
+    operations: tuple[PlannedOperation, ...]
+    created_at: float = 0.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def makespan(self) -> float:
+        return max((op.end for op in self.operations), default=0.0)
+
+    def by_unit(self) -> dict[str, list[PlannedOperation]]:
+        out: dict[str, list[PlannedOperation]] = defaultdict(list)
+        for op in sorted(self.operations, key=lambda o: (o.start, o.end, o.order, o.batch, o.step)):
+            out[op.unit].append(op)
+        return dict(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "created_at": self.created_at,
+            "meta": self.meta,
+            "operations": [asdict(op) for op in self.operations],
+        }
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
+
+
+def plan_from_dict(data: Any, source: str) -> Plan:
+    """Read plain data into a Plan, or raise ScenarioError naming the bad entry."""
+    if not isinstance(data, dict) or not isinstance(data.get("operations"), list):
+        raise ScenarioError(source, "operations", type(data).__name__, "a JSON object with a list 'operations'")
+    ops = []
+    fields = {"order": str, "batch": int, "step": int, "unit": str, "start": float, "end": float}
+    for i, raw in enumerate(data["operations"]):
+        if not isinstance(raw, dict):
+            raise ScenarioError(source, f"operations[{i}]", raw, "an object with " + ", ".join(fields))
+        values = {}
+        for name, typ in fields.items():
+            v = raw.get(name)
+            ok = isinstance(v, str) if typ is str else isinstance(v, int | float) and not isinstance(v, bool)
+            if typ is int and ok and int(v) != v:
+                ok = False
+            if not ok:
+                raise ScenarioError(source, f"operations[{i}].{name}", v, f"a {typ.__name__}")
+            values[name] = typ(v)
+        if values["end"] < values["start"]:
+            raise ScenarioError(source, f"operations[{i}].end", values["end"], f"an end >= the start {values['start']}")
+        ops.append(PlannedOperation(**values))
+    return Plan(tuple(ops), float(data.get("created_at", 0.0) or 0.0), dict(data.get("meta") or {}))
+
+
+def load_plan(path: str | Path) -> Plan:
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(str(path), "", str(path), "no such file; expected a plan JSON file")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(str(path), "", str(exc), "valid JSON") from None
+    return plan_from_dict(data, str(path))
+
+
+def validate_plan(plan: Plan, scenario: Scenario, source: str = "<plan>") -> None:
+    """Every unit, product step and equipment class in the plan must fit the scenario."""
+    units = dict(scenario.unit_names())
+    for i, op in enumerate(plan.operations):
+        if op.unit not in units:
+            raise ScenarioError(source, f"operations[{i}].unit", op.unit,
+                                f"a unit of scenario '{scenario.name}'")
+        if op.step < 0:
+            raise ScenarioError(source, f"operations[{i}].step", op.step, "a step index >= 0")
+
+
+# ---------------------------------------------------------------------------- policy
+class FollowPlan:
+    """Dispatch that executes a plan; see the module docstring."""
+
+    def __init__(self, plan: Plan, early_start: bool = False) -> None:
+        self.early_start = early_start
+        self.plant: Any = None
+        self.set_plan(plan)
+
+    def set_plan(self, plan: Plan) -> None:
+        self.plan = plan
+        self._queue_of: dict[str, list[PlannedOperation]] = plan.by_unit()
+        self._planned = {(op.key, op.step) for op in plan.operations}
+        self._pos: dict[str, int] = defaultdict(int)
+
+    def attach(self, plant: Any) -> None:
+        self.plant = plant
+
+    def _key(self, req: Request) -> str:
+        return self.plant.batch_keys[req.batch] if self.plant is not None else ""
+
+    def _next_op(self, unit: Unit) -> PlannedOperation | None:
+        ops = self._queue_of.get(unit.name, ())
+        i = self._pos[unit.name]
+        while i < len(ops) and self.plant is not None and self.plant.is_finished(ops[i].key):
+            i += 1  # the batch was scrapped or finished elsewhere: skip its remaining steps
+        self._pos[unit.name] = i
+        return ops[i] if i < len(ops) else None
+
+    def assign(self, queue: ClassQueue, now: float) -> tuple[Request, Unit] | None:
+        waiting = {(self._key(r), r.step): r for r in queue.waiting}
+        wake = None
+        for unit in queue.units:
+            if not unit.free:
+                continue
+            op = self._next_op(unit)
+            if op is not None:
+                req = waiting.get((op.key, op.step))
+                if req is not None:
+                    if now + 1e-9 >= op.start or self.early_start:
+                        self._pos[unit.name] += 1
+                        return req, unit
+                    wake = op.start if wake is None else min(wake, op.start)
+            # gap filling with work the plan does not know
+            for req in sorted(queue.waiting, key=lambda r: (r.due, r.enqueued, r.seq)):
+                if (self._key(req), req.step) in self._planned:
+                    continue
+                if op is None or now + req.planned <= op.start:
+                    return req, unit
+        if wake is not None:
+            queue.wake_at(wake)
+        return None
+
+
+# ---------------------------------------------------------------------------- re-planning
+@dataclass(frozen=True)
+class Snapshot:
+    """What the plant looks like at ``time``, for a planner."""
+
+    time: float
+    done: tuple[PlannedOperation, ...]  # finished steps with their actual times
+    running: tuple[PlannedOperation, ...]  # started steps, end = expected end
+    waiting: tuple[tuple[str, int], ...]  # (batch key, step) queued for a unit
+    unit_free_at: dict[str, float]  # earliest time each unit can take new work
+    current_plan: Plan | None = None
+
+
+class Planner(Protocol):
+    """Something that turns a snapshot into a plan for the rest of the work."""
+
+    def plan(self, scenario: Scenario, snapshot: Snapshot) -> Plan: ...
+
+
+def build_snapshot(plant: Any, current: Plan | None = None) -> Snapshot:
+    """The plant's state at ``plant.env.now``, read from its event log."""
+    from twin.eventlog import kind_code
+
+    log = plant.log
+    now = plant.env.now
+    kind = log.column("kind")
+    t, batch, step, unit = log.column("t"), log.column("batch"), log.column("step"), log.column("unit")
+    strings = log._strings
+    started: dict[tuple[int, int], tuple[float, str]] = {}
+    done: list[PlannedOperation] = []
+    k_start, k_end = kind_code("step_start"), kind_code("step_end")
+    for i in (kind == k_start).nonzero()[0]:
+        started[(int(batch[i]), int(step[i]))] = (float(t[i]), strings[unit[i]])
+    last_done: dict[int, int] = {}
+    for i in (kind == k_end).nonzero()[0]:
+        b, s_ = int(batch[i]), int(step[i])
+        st, u = started.pop((b, s_))
+        order, idx = plant.batch_keys[b].rsplit("/", 1)
+        done.append(PlannedOperation(order, int(idx), s_, u, st, float(t[i])))
+        last_done[b] = max(last_done.get(b, -1), s_)
+    running = []
+    free_at = {u.name: now for u in plant.units}
+    sc = plant.scenario
+    for (b, s_), (st, u) in started.items():
+        key = plant.batch_keys[b]
+        if key in plant.finished_keys:
+            continue
+        order, idx = key.rsplit("/", 1)
+        product = sc.products[plant.product_of[b]]
+        step_spec = product.recipe[s_]
+        scale = plant.size_of[b] / step_spec.scale_reference if step_spec.scale_reference else 1.0
+        end = max(now, st + step_spec.duration.mean * scale)
+        running.append(PlannedOperation(order, int(idx), s_, u, st, end))
+        free_at[u] = max(free_at[u], end)
+    waiting = []
+    for b, key in plant.batch_keys.items():
+        if key in plant.finished_keys or any(r_b == b for (r_b, _) in started):
+            continue
+        waiting.append((key, last_done.get(b, -1) + 1))
+    return Snapshot(now, tuple(done), tuple(running), tuple(waiting), free_at, current)
+
+
+class Replanner:
+    """Calls a planner at chosen events and hands the new plan to the FollowPlan policy.
+
+    Operations of the current plan that start within ``freeze`` hours of the trigger keep
+    their unit and place (the frozen window); the planner's plan replaces the rest.
+    """
+
+    def __init__(self, planner: Planner, policy: FollowPlan, on: tuple[str, ...] = (),
+                 every: float | None = None, freeze: float = 0.0) -> None:
+        self.planner, self.policy, self.on, self.every, self.freeze = planner, policy, on, every, freeze
+        self.plant: Any = None
+        self._pending = False
+        self.count = 0
+
+    def attach(self, plant: Any) -> None:
+        from twin.eventlog import kind_code
+
+        self.plant = plant
+        for name in self.on:
+            plant.log.watch(kind_code(name), lambda _k, name=name: self.trigger(name))
+        if self.every:
+            plant.env.process(self._periodic())
+
+    def _periodic(self):
+        while True:
+            yield self.plant.env.timeout(self.every)
+            self.trigger("every")
+
+    def trigger(self, reason: str) -> None:
+        """Re-plan at the end of the current instant (once, however many triggers)."""
+        if self._pending:
+            return
+        self._pending = True
+        ev = self.plant.env.event()
+        ev.callbacks.append(lambda _e: self._replan(reason))
+        ev.succeed()
+
+    def _replan(self, reason: str) -> None:
+        from twin.eventlog import kind_code
+
+        self._pending = False
+        plant = self.plant
+        now = plant.env.now
+        old = self.policy.plan
+        snap = build_snapshot(plant, old)
+        new = self.planner.plan(plant.scenario, snap)
+        frozen = [
+            op for op in old.operations
+            if op.start <= now + self.freeze and not plant.is_finished(op.key)
+        ]
+        fixed = {(op.key, op.step) for op in frozen}
+        ops = frozen + [op for op in new.operations if (op.key, op.step) not in fixed]
+        plan = Plan(tuple(ops), created_at=now, meta={**new.meta, "trigger": reason})
+        self.policy.set_plan(plan)
+        self.count += 1
+        plant.log.emit(kind_code("replan"), value=float(len(ops)), detail=plant.log.code(reason))
+        emit_plan(plant.log, plan)
+        for queue in plant.queues.values():
+            queue.dispatch()
+
+
+def emit_plan(log: Any, plan: Plan) -> None:
+    """Write the plan into the log (so adherence KPIs need nothing but the log)."""
+    from twin.eventlog import kind_code
+
+    k = kind_code("plan_op")
+    for op in sorted(plan.operations, key=lambda o: (o.start, o.unit, o.order, o.batch, o.step)):
+        log.emit(k, unit=log.code(op.unit), order=log.code(op.order), batch=op.batch,
+                 step=op.step, value=op.start)
+    log.emit(kind_code("plan_end"), value=plan.makespan if plan.operations else math.nan)

@@ -1,0 +1,541 @@
+"""The run store: one folder per run, one sub-folder per replication, queried with DuckDB.
+
+Layout (``runs/`` by default)::
+
+    runs/
+      20261125-183012-osd_plant-3f9a2c/      a run: one resolved scenario and one seed
+        run.json                              id, fingerprint, scenario name, variant, base file,
+                                              variant file, --set overrides, seed, replications
+                                              asked for, model hash, package versions, host,
+                                              python, created
+        scenario.yaml                         the resolved scenario (load_dict accepts it)
+        rep-0000/                             replication 0
+          events.parquet                      the event log (twin.eventlog.write_parquet)
+          kpis.json                           its KPIs
+          meta.json                           seed, replication, wall time, events, worker
+        rep-0001/ ...
+      .tmp/                                   work area (never read by queries)
+
+A run id is ``<local time>-<scenario name>-<first 6 hex of the fingerprint>``; the fingerprint
+(SHA-256 of the resolved scenario, the seed and the model code) names what determines the
+results, so asking again for the same thing finds the run and reuses or completes it.
+
+Every entry appears whole or not at all: a run folder and each replication folder are written
+in ``.tmp/`` and moved into place with one ``os.rename``; ``run.json`` is replaced with
+``os.replace``; ``remove`` moves the run into ``.tmp/`` before deleting it. A process killed
+at any moment (even by SIGKILL) leaves only leftovers in ``.tmp/``, which the next writer on the
+same host clears. A run with fewer replication folders than it asked for is *partial* (it was
+interrupted) and is completed by the next request.
+
+:meth:`Store.query` runs SQL over the files with DuckDB, through the views ``runs``,
+``replications``, ``kpis`` (long form: run_id, replication, kpi, value) and ``events``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import yaml
+
+from twin.eventlog import read_parquet, write_parquet
+from twin.scenario import Scenario, load_dict
+
+if TYPE_CHECKING:
+    from twin.experiment import TaskResult
+    from twin.simulate import Run
+    from twin.variants import Variant
+
+__all__ = ["Store", "StoreError", "RunInfo", "DEFAULT_ROOT"]
+
+DEFAULT_ROOT = "runs"
+RUN_FILE = "run.json"
+SCENARIO_FILE = "scenario.yaml"
+_REP = re.compile(r"^rep-(\d+)$")
+_VERSIONED = ("simpy", "numpy", "pydantic", "pyarrow", "PyYAML", "scipy")
+
+
+class StoreError(ValueError):
+    """A problem with a store request (unknown run id, ...), phrased for the user."""
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    from twin import __version__
+
+    out = {"pharmatwin": __version__}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "-"
+    return out
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "run"
+
+
+def _rep_dir(replication: int) -> str:
+    return f"rep-{replication:04d}"
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+
+
+def _scalar(value: Any) -> str:
+    """A YAML scalar that the safe loader reads back as the same value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return ".nan"
+        if value in (float("inf"), float("-inf")):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        if "e" in text and "." not in text.split("e")[0]:  # YAML 1.1 floats need a dot
+            mantissa, exp = text.split("e")
+            text = f"{mantissa}.0e{exp}"
+        return text
+    return _key(value)
+
+
+# characters a YAML double-quoted scalar cannot hold as they are (non-printable, line breaks)
+_UNSAFE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" if c < 0x10000 else f"\\U{c:08x}"
+
+
+def _key(key: Any) -> str:
+    """A string plain when YAML reads it back as the same string, else double-quoted."""
+    k = str(key)
+    if _PLAIN_KEY.fullmatch(k) and k.lower() not in _YAML_WORDS:
+        return k
+    return _UNSAFE.sub(_escape, json.dumps(k, ensure_ascii=False))
+
+
+def _flow(value: Any) -> str | None:
+    """Flow style for an empty container or one holding only scalars (else None)."""
+    if isinstance(value, dict):
+        if any(isinstance(v, dict | list) for v in value.values()):
+            return None
+        return "{" + ", ".join(f"{_key(k)}: {_scalar(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        if any(isinstance(v, dict | list) for v in value):
+            return None
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    return _scalar(value)
+
+
+def _yaml_lines(value: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            flow = _flow(v)
+            if flow is not None and (len(flow) + indent < 100 or not isinstance(v, dict | list)):
+                lines.append(f"{pad}{_key(k)}: {flow}")
+            else:
+                lines.append(f"{pad}{_key(k)}:")
+                lines.extend(_yaml_lines(v, indent + 2))
+    else:
+        for v in value:
+            flow = _flow(v)
+            if flow is not None and (len(flow) + indent < 100 or not isinstance(v, dict | list)):
+                lines.append(f"{pad}- {flow}")
+            else:
+                inner = _yaml_lines(v, indent + 2)
+                inner[0] = f"{pad}- {inner[0][indent + 2 :]}"
+                lines.extend(inner)
+    return lines
+
+
+def to_yaml(data: dict[str, Any]) -> str:
+    """Plain data (JSON types) as block YAML: a fast, dependency-free emitter whose output
+    ``yaml.safe_load`` reads back unchanged (PyYAML's emitter costs ~15 ms per scenario)."""
+    return "\n".join(_yaml_lines(data, 0) or ["{}"]) + "\n"
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=1, default=_json_default), encoding="utf-8")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A stored run: its metadata (run.json) and the replications it holds."""
+
+    id: str
+    path: Path
+    meta: dict[str, Any]
+    replications: tuple[int, ...]
+
+    @property
+    def requested(self) -> int:
+        return int(self.meta.get("replications", len(self.replications)))
+
+    @property
+    def complete(self) -> bool:
+        return set(range(self.requested)) <= set(self.replications)
+
+    @property
+    def status(self) -> str:
+        return "complete" if self.complete else "partial"
+
+
+class Store:
+    """A folder of runs (see the module docstring for the layout)."""
+
+    def __init__(self, root: str | Path = DEFAULT_ROOT) -> None:
+        self.root = Path(root)
+        self._cleaned = False
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # ------------------------------------------------------------------ writing
+    def _tmp(self, what: str) -> Path:
+        work = self.root / ".tmp"
+        work.mkdir(parents=True, exist_ok=True)
+        if not self._cleaned:
+            self._clean_stale(work)
+            self._cleaned = True
+        # names never match the query globs (*/run.json, */rep-*/...)
+        path = work / f"{what}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        path.mkdir()
+        return path
+
+    @staticmethod
+    def _clean_stale(work: Path) -> None:
+        """Remove leftovers of dead writers on this host."""
+        host = socket.gethostname()
+        for entry in work.iterdir():
+            m = re.match(r"^[a-z]+-(.+)-(\d+)-[0-9a-f]+$", entry.name)
+            if not m or m.group(1) != host:
+                continue
+            try:
+                os.kill(int(m.group(2)), 0)
+            except ProcessLookupError:
+                shutil.rmtree(entry, ignore_errors=True)
+            except PermissionError:
+                pass
+
+    def create_run(
+        self, variant: Variant, data: dict[str, Any], seed: int, replications: int, fingerprint: str
+    ) -> str:
+        """A new, empty run folder for one resolved scenario and seed; returns its id."""
+        from twin.experiment import model_hash
+
+        created = _now()
+        stem = f"{created:%Y%m%d-%H%M%S}-{_safe(variant.scenario.name)}-{fingerprint[:6]}"
+        tmp = self._tmp("tmprun")
+        try:
+            meta = {
+                "id": stem,
+                "fingerprint": fingerprint,
+                "scenario": variant.scenario.name,
+                "variant": variant.name,
+                "base": variant.base,
+                "variant_file": variant.file,
+                "overrides": list(variant.overrides),
+                "seed": seed,
+                "replications": replications,
+                "model": model_hash(),
+                "versions": _versions(),
+                "host": socket.gethostname(),
+                "python": platform.python_version(),
+                "platform": platform.platform(terse=True),
+                "created": created.isoformat(timespec="seconds"),
+            }
+            (tmp / SCENARIO_FILE).write_text(to_yaml(data), encoding="utf-8")
+            for k in range(1000):
+                run_id = stem if k == 0 else f"{stem}-{k + 1}"
+                meta["id"] = run_id
+                _write_json(tmp / RUN_FILE, meta)
+                try:
+                    os.rename(tmp, self.root / run_id)
+                    return run_id
+                except OSError:
+                    if not (self.root / run_id).exists():
+                        raise
+            raise StoreError(f"{self.root}: too many runs named {stem}")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def require(self, run_id: str, replications: int) -> None:
+        """Record that ``run_id`` is asked for at least ``replications`` replications."""
+        path = self.root / run_id / RUN_FILE
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if meta.get("replications", 0) >= replications:
+            return
+        meta["replications"] = replications
+        tmp = path.with_name(f"{RUN_FILE}.{os.getpid()}-{secrets.token_hex(4)}")
+        _write_json(tmp, meta)
+        os.replace(tmp, path)
+
+    def save(self, run_id: str, result: TaskResult) -> bool:
+        """Store one replication (a worker's result) atomically; False if the run had it."""
+        return self._save(
+            run_id,
+            result.replication,
+            result.seed,
+            result.kpis,
+            result.events,
+            result.wall_seconds,
+            result.host,
+        )
+
+    def save_run(self, run_id: str, run: Run) -> bool:
+        """Store a replication simulated here with :func:`twin.simulate.simulate`."""
+        return self._save(
+            run_id,
+            run.replication,
+            run.seed,
+            run.kpis,
+            lambda: run.events,
+            run.wall_seconds,
+            f"{socket.gethostname()}:{os.getpid()}",
+        )
+
+    def _save(
+        self,
+        run_id: str,
+        replication: int,
+        seed: int,
+        kpis: dict[str, Any],
+        events: Callable[[], pa.Table],
+        wall_seconds: float,
+        worker: str,
+    ) -> bool:
+        target = self.root / run_id / _rep_dir(replication)
+        if target.exists():
+            return False
+        if not (self.root / run_id / RUN_FILE).is_file():
+            raise StoreError(f"{run_id!r}: no such run in {self.root}")
+        tmp = self._tmp("tmprep")
+        try:
+            table = events()
+            write_parquet(table, tmp / "events.parquet")
+            _write_json(tmp / "kpis.json", kpis)
+            meta = {
+                "run_id": run_id,
+                "replication": replication,
+                "seed": seed,
+                "wall_seconds": wall_seconds,
+                "events": table.num_rows,
+                "worker": worker,
+                "saved": _now().isoformat(timespec="seconds"),
+            }
+            _write_json(tmp / "meta.json", meta)
+            try:
+                os.rename(tmp, target)
+            except OSError:
+                if target.exists():  # written meanwhile by another process: same content
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return False
+                raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return True
+
+    def remove(self, run_id: str) -> None:
+        """Delete a run (moved out of sight first, so it never appears half-deleted)."""
+        info = self.get(run_id)
+        tmp = self._tmp("trash")
+        os.rename(info.path, tmp / info.id)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------------ reading
+    def _run_dirs(self) -> Iterator[Path]:
+        if not self.root.is_dir():
+            return
+        for entry in sorted(self.root.iterdir()):
+            if not entry.name.startswith(".") and (entry / RUN_FILE).is_file():
+                yield entry
+
+    def _info(self, path: Path) -> RunInfo:
+        meta = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
+        reps = sorted(int(m.group(1)) for e in path.iterdir() if (m := _REP.match(e.name)))
+        return RunInfo(path.name, path, meta, tuple(reps))
+
+    def runs(self) -> list[RunInfo]:
+        """Every run, oldest first."""
+        return [self._info(p) for p in self._run_dirs()]
+
+    def find(self, fingerprint: str) -> str | None:
+        """The newest run with this fingerprint, if any."""
+        hits = [p for p in self._run_dirs() if f"-{fingerprint[:6]}" in p.name]
+        for p in reversed(hits):
+            meta = json.loads((p / RUN_FILE).read_text(encoding="utf-8"))
+            if meta.get("fingerprint") == fingerprint:
+                return p.name
+        return None
+
+    def get(self, run_id: str) -> RunInfo:
+        """A run by id or by a unique prefix of its id."""
+        path = self.root / run_id
+        if (
+            run_id
+            and "/" not in run_id
+            and not run_id.startswith(".")
+            and (path / RUN_FILE).is_file()
+        ):
+            return self._info(path)
+        hits = [p for p in self._run_dirs() if p.name.startswith(run_id)] if run_id else []
+        if len(hits) == 1:
+            return self._info(hits[0])
+        if not hits:
+            raise StoreError(
+                f"{run_id!r}: no such run in {self.root}; `twin runs list` shows the ids"
+            )
+        shown = ", ".join(p.name for p in hits[:5])
+        raise StoreError(
+            f"{run_id!r}: ambiguous run id in {self.root}; {len(hits)} ids start with it: {shown}"
+        )
+
+    def kpis(self, run_id: str) -> dict[int, dict[str, Any]]:
+        """Replication -> KPIs of a run."""
+        info = self.get(run_id)
+        return {
+            r: json.loads((info.path / _rep_dir(r) / "kpis.json").read_text(encoding="utf-8"))
+            for r in info.replications
+        }
+
+    def meta(self, run_id: str, replication: int) -> dict[str, Any]:
+        info = self.get(run_id)
+        return json.loads(
+            (info.path / _rep_dir(replication) / "meta.json").read_text(encoding="utf-8")
+        )
+
+    def events(self, run_id: str, replication: int = 0) -> pa.Table:
+        """The event log of one replication."""
+        info = self.get(run_id)
+        path = info.path / _rep_dir(replication) / "events.parquet"
+        if not path.is_file():
+            raise StoreError(
+                f"{info.id}: no replication {replication}; it has {list(info.replications)}"
+            )
+        return read_parquet(path)
+
+    def scenario(self, run_id: str) -> Scenario:
+        """The resolved scenario a run simulated."""
+        info = self.get(run_id)
+        data = yaml.load(
+            (info.path / SCENARIO_FILE).read_text(encoding="utf-8"),
+            Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
+        )
+        return load_dict(data, str(info.path / SCENARIO_FILE))
+
+    # ------------------------------------------------------------------ queries
+    def connect(self) -> Any:
+        """A DuckDB connection with the views ``runs``, ``replications``, ``kpis``, ``events``."""
+        import duckdb
+
+        con = duckdb.connect()
+        root = str(self.root.resolve()).replace("'", "''")
+        has_runs = any(True for _ in self._run_dirs())
+        has_reps = has_runs and any(True for _ in self.root.glob("[!.]*/rep-*/kpis.json"))
+        if has_runs:
+            con.execute(
+                f"CREATE VIEW runs AS SELECT * FROM read_json_auto('{root}/*/{RUN_FILE}', "
+                "union_by_name = true)"
+            )
+        else:
+            con.execute(
+                "CREATE VIEW runs AS SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS scenario, "
+                "NULL::VARCHAR AS variant, NULL::BIGINT AS seed, NULL::BIGINT AS replications "
+                "WHERE false"
+            )
+        if has_reps:
+            con.execute(
+                "CREATE VIEW replications AS SELECT * FROM "
+                f"read_json_auto('{root}/*/rep-*/meta.json', union_by_name = true)"
+            )
+            con.execute(f"""
+                CREATE VIEW kpis AS
+                SELECT regexp_extract(o.filename, '([^/]+)/rep-[0-9]+/kpis.json$', 1) AS run_id,
+                       CAST(regexp_extract(o.filename, 'rep-([0-9]+)/kpis.json$', 1) AS INTEGER)
+                           AS replication,
+                       regexp_replace(substr(t.fullkey, 3), '"', '', 'g') AS kpi,
+                       CAST(t.value AS DOUBLE) AS value
+                FROM read_json_objects('{root}/*/rep-*/kpis.json', filename = true) o,
+                     json_tree(o.json) t
+                WHERE t.type IN ('DOUBLE', 'UBIGINT', 'BIGINT', 'INTEGER')
+                  AND t.fullkey NOT IN ('$.seed', '$.replication')
+            """)
+            con.execute(f"""
+                CREATE VIEW events AS
+                SELECT regexp_extract(filename, '([^/]+)/rep-[0-9]+/events.parquet$', 1) AS run_id,
+                       CAST(regexp_extract(filename, 'rep-([0-9]+)/events.parquet$', 1) AS INTEGER)
+                           AS replication,
+                       * EXCLUDE (filename)
+                FROM read_parquet('{root}/*/rep-*/events.parquet', filename = true,
+                                  union_by_name = true)
+            """)
+        else:
+            con.execute(
+                "CREATE VIEW replications AS SELECT NULL::VARCHAR AS run_id, "
+                "NULL::INTEGER AS replication WHERE false"
+            )
+            con.execute(
+                "CREATE VIEW kpis AS SELECT NULL::VARCHAR AS run_id, NULL::INTEGER AS "
+                "replication, NULL::VARCHAR AS kpi, NULL::DOUBLE AS value WHERE false"
+            )
+            con.execute(
+                "CREATE VIEW events AS SELECT NULL::VARCHAR AS run_id, NULL::INTEGER AS "
+                "replication, NULL::DOUBLE AS t, NULL::VARCHAR AS kind WHERE false"
+            )
+        return con
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run SQL over the store (views ``runs``, ``replications``, ``kpis``, ``events``)."""
+        con = self.connect()
+        try:
+            rel = con.sql(sql, params=params or None)
+            return rel.to_arrow_table() if rel is not None else pa.table({})
+        finally:
+            con.close()
+
+    def kpi_values(self, run_ids: Sequence[str]) -> dict[str, dict[int, dict[str, float]]]:
+        """run id -> replication -> {kpi: value} (flat dotted names), read with DuckDB."""
+        ids = [self.get(r).id for r in run_ids]
+        table = self.query(
+            "SELECT run_id, replication, kpi, value FROM kpis WHERE list_contains(?, run_id)",
+            [ids],
+        )
+        out: dict[str, dict[int, dict[str, float]]] = {i: {} for i in ids}
+        for row in table.to_pylist():
+            out[row["run_id"]].setdefault(row["replication"], {})[row["kpi"]] = row["value"]
+        return out

@@ -1,0 +1,564 @@
+"""The plant layout as a graph, the AGV fleet, transport dispatch, reservations and charging.
+
+Routing: the layout is a directed graph (a two-way segment is one physical lane used in both
+directions); all-pairs shortest paths by travel time are computed once when the layout is
+built, so a move never searches.
+
+Congestion and deadlock: every node and every segment is a resource that holds one vehicle at
+a time. Before it moves, a vehicle reserves its *whole* route (all nodes and segments) at once
+and releases each piece as soon as it has passed it. A stopped vehicle (idle, loading,
+unloading, charging, waiting for a route) stands in a bay beside its node and holds nothing.
+So no vehicle ever holds a resource while waiting for another (no hold-and-wait), which rules
+out deadlock by construction. Waiting routes are granted in arrival order: a route that is
+waiting claims its resources, and a later route may only overtake it if it needs none of them,
+so no vehicle waits forever either (every held resource is released within one route's travel
+time).
+
+Dispatch rules (which idle vehicle serves which waiting trip) are pluggable by name::
+
+    @register_rule("my_rule")
+    def my_rule(pending, idle, fleet):      # -> (trip, vehicle)
+        ...
+
+Built in: ``nearest`` (oldest trip, nearest idle vehicle), ``fcfs`` (oldest trip, vehicle idle
+longest) and ``edd`` (trip with the earliest due date, nearest vehicle).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import networkx as nx
+import simpy
+
+from twin.eventlog import kind_code
+from twin.flow_spec import FleetSpec, LayoutSpec, edge_length
+
+if TYPE_CHECKING:
+    from twin.plant import Plant
+
+__all__ = [
+    "Layout",
+    "Route",
+    "Traffic",
+    "Fleet",
+    "Vehicle",
+    "Trip",
+    "register_rule",
+    "rule_names",
+    "layout_figure",
+    "AGV_STATES",
+]
+
+AGV_STATES = ("idle", "empty", "loaded", "traffic", "handling", "charging")
+
+K_AGV_ADDED = kind_code("agv_added")
+K_AGV_STATE = kind_code("agv_state")
+K_AGV_MOVE = kind_code("agv_move")
+K_REQUEST = kind_code("transport_request")
+K_PICKUP = kind_code("transport_pickup")
+K_DONE = kind_code("transport_done")
+K_TRAFFIC = kind_code("traffic_wait")
+K_CHARGE_START = kind_code("charge_start")
+K_CHARGE_END = kind_code("charge_end")
+
+
+# --------------------------------------------------------------------------- layout, routes
+class Leg(NamedTuple):
+    edge: int  # resource id of the segment
+    node: int  # resource id of the node reached
+    to: str
+    metres: float
+    hours: float
+    label: str  # the segment, "a-b" (two-way) or "a>b" (one-way)
+    move: str  # "from>to"
+
+
+class Route(NamedTuple):
+    nodes: tuple[str, ...]
+    legs: tuple[Leg, ...]
+    resources: frozenset[int]
+    metres: float
+    hours: float
+
+
+class Layout:
+    """The layout graph with travel times at a given top speed and all shortest paths."""
+
+    def __init__(self, spec: LayoutSpec, speed: float = 1.0) -> None:
+        self.spec = spec
+        self.names = list(spec.nodes)
+        self.node_res = {n: i for i, n in enumerate(self.names)}
+        self.labels: list[str] = list(self.names)
+        g = nx.DiGraph()
+        g.add_nodes_from(self.names)
+        for i, e in enumerate(spec.edges):
+            metres = edge_length(spec, e)
+            v = min(speed, e.speed_limit) if e.speed_limit else speed
+            hours = metres / v / 3600.0
+            res = len(self.names) + i
+            label = f"{e.from_}>{e.to}" if e.one_way else f"{e.from_}-{e.to}"
+            self.labels.append(label)
+            pairs = [(e.from_, e.to)] if e.one_way else [(e.from_, e.to), (e.to, e.from_)]
+            for a, b in pairs:
+                old = g.get_edge_data(a, b)
+                if old is None or old["hours"] > hours:
+                    g.add_edge(a, b, hours=hours, metres=metres, res=res, label=label)
+        self.graph = g
+        self.hours: dict[str, dict[str, float]] = {}
+        self._paths: dict[str, dict[str, list[str]]] = {}
+        for src, (dist, paths) in nx.all_pairs_dijkstra(g, weight="hours"):
+            self.hours[src] = dist
+            self._paths[src] = paths
+        self._routes: dict[tuple[str, str], Route] = {}
+
+    @property
+    def n_resources(self) -> int:
+        return len(self.labels)
+
+    def distance(self, a: str, b: str) -> float:
+        """Travel hours from a to b (inf if unreachable)."""
+        return self.hours[a].get(b, math.inf)
+
+    def route(self, a: str, b: str) -> Route:
+        """The precomputed shortest route from a to b (built once, then cached)."""
+        key = (a, b)
+        r = self._routes.get(key)
+        if r is None:
+            nodes = self._paths[a][b]
+            legs = []
+            for u, v in zip(nodes, nodes[1:], strict=False):
+                d = self.graph.edges[u, v]
+                legs.append(
+                    Leg(
+                        d["res"],
+                        self.node_res[v],
+                        v,
+                        d["metres"],
+                        d["hours"],
+                        d["label"],
+                        f"{u}>{v}",
+                    )
+                )
+            res = frozenset([self.node_res[a], *(x for leg in legs for x in (leg.edge, leg.node))])
+            r = Route(
+                tuple(nodes),
+                tuple(legs),
+                res,
+                sum(x.metres for x in legs),
+                sum(x.hours for x in legs),
+            )
+            self._routes[key] = r
+        return r
+
+
+class Traffic:
+    """Reservations of nodes and segments: one vehicle each, whole routes granted atomically."""
+
+    def __init__(self, env: simpy.Environment, n: int) -> None:
+        self.env = env
+        self.holder: list[int] = [-1] * n
+        self.waiting: list[tuple[frozenset[int], simpy.Event, int]] = []
+
+    def reserve(self, vehicle: int, resources: frozenset[int]) -> simpy.Event:
+        ev = self.env.event()
+        self.waiting.append((resources, ev, vehicle))
+        self._grant()
+        return ev
+
+    def blocker(self, resources: frozenset[int]) -> int:
+        """A held resource among these (the smallest id), or -1."""
+        held = [r for r in resources if self.holder[r] >= 0]
+        return min(held) if held else -1
+
+    def release(self, *resources: int) -> None:
+        for r in resources:
+            self.holder[r] = -1
+        if self.waiting:
+            self._grant()
+
+    def _grant(self) -> None:
+        holder = self.holder
+        claimed: set[int] = set()
+        keep = []
+        for item in self.waiting:
+            res, ev, vehicle = item
+            if any(holder[r] >= 0 for r in res) or not claimed.isdisjoint(res):
+                claimed |= res
+                keep.append(item)
+                continue
+            for r in res:
+                holder[r] = vehicle
+            ev.succeed()
+        self.waiting = keep
+
+
+# --------------------------------------------------------------------------- fleet
+@dataclass(eq=False)
+class Vehicle:
+    name: str
+    index: int
+    code: int
+    node: str
+    battery: float
+    state: str = ""
+    busy: bool = False
+    idle_since: float = 0.0  # when it last became idle (fcfs)
+    drained_at: float = 0.0  # idle drain is booked up to here
+
+
+@dataclass(eq=False)
+class _Job:
+    trips: int
+    on_pickup: Callable[[], None] | None
+    done: simpy.Event
+    picked: int = 0
+    delivered: int = 0
+
+
+@dataclass(eq=False)
+class Trip:
+    seq: int
+    origin: str
+    dest: str
+    loads: int
+    due: float
+    created: float
+    batch: int
+    code: int  # interned request id
+    job: _Job = field(repr=False)
+
+
+Rule = Callable[[list[Trip], list[Vehicle], "Fleet"], tuple[Trip, Vehicle]]
+_RULES: dict[str, Rule] = {}
+
+
+def register_rule(name: str) -> Callable[[Rule], Rule]:
+    """Decorator making a transport dispatch rule available to scenarios by name."""
+
+    def deco(fn: Rule) -> Rule:
+        _RULES[name] = fn
+        return fn
+
+    return deco
+
+
+def rule_names() -> list[str]:
+    return sorted(_RULES)
+
+
+def _nearest(trip: Trip, idle: list[Vehicle], fleet: Fleet) -> Vehicle:
+    return min(idle, key=lambda v: (fleet.layout.distance(v.node, trip.origin), v.index))
+
+
+@register_rule("nearest")
+def nearest(pending: list[Trip], idle: list[Vehicle], fleet: Fleet) -> tuple[Trip, Vehicle]:
+    trip = pending[0]
+    return trip, _nearest(trip, idle, fleet)
+
+
+@register_rule("fcfs")
+def fcfs(pending: list[Trip], idle: list[Vehicle], fleet: Fleet) -> tuple[Trip, Vehicle]:
+    return pending[0], min(idle, key=lambda v: (v.idle_since, v.index))
+
+
+@register_rule("edd")
+def edd(pending: list[Trip], idle: list[Vehicle], fleet: Fleet) -> tuple[Trip, Vehicle]:
+    trip = min(pending, key=lambda t: (t.due, t.seq))
+    return trip, _nearest(trip, idle, fleet)
+
+
+class Fleet:
+    """AGVs serving transport requests on a layout."""
+
+    def __init__(
+        self, plant: Plant, spec: FleetSpec, layout: Layout, chargers: Sequence[str]
+    ) -> None:
+        self.env = env = plant.env
+        self.log = log = plant.log
+        self.spec = spec
+        self.layout = layout
+        self.traffic = Traffic(env, layout.n_resources)
+        self.rule = _RULES[spec.dispatch]
+        self.pending: list[Trip] = []
+        self.chargers = {c: simpy.Resource(env, capacity=1) for c in chargers}
+        self.low = spec.charge_threshold * spec.battery_kwh
+        self._seq = 0
+        self._state_codes = {s: log.code(s) for s in AGV_STATES}
+        self._label_codes = [log.code(x) for x in layout.labels]
+        self._move_codes: dict[str, int] = {}
+        self.vehicles: list[Vehicle] = []
+        for i in range(spec.size):
+            name = f"agv_{i + 1}"
+            node = spec.home[i % len(spec.home)]
+            v = Vehicle(name, i, log.code(name), node, spec.battery_kwh)
+            self.vehicles.append(v)
+            log.emit(K_AGV_ADDED, unit=v.code, detail=log.code(node), value=v.battery)
+            self._set(v, "idle")
+
+    # ------------------------------------------------------------------ requests
+    def request(
+        self,
+        origin: str,
+        dest: str,
+        loads: int,
+        due: float,
+        batch: int = -1,
+        kind: str = "ibc",
+        on_pickup: Callable[[], None] | None = None,
+    ) -> simpy.Event:
+        """Move ``loads`` IBCs/pallets from origin to dest; the event fires when all arrived.
+
+        ``on_pickup`` is called once the last load has been picked up (a unit stays blocked
+        until then).
+        """
+        env, log = self.env, self.log
+        if origin == dest:  # same station (e.g. granulator and dryer in one room): no trip
+            if on_pickup is not None:
+                on_pickup()
+            done = env.event()
+            done.succeed()
+            return done
+        trips = max(1, math.ceil(loads / self.spec.capacity))
+        job = _Job(trips, on_pickup, env.event())
+        left = max(loads, 1)
+        for _ in range(trips):
+            n = min(left, self.spec.capacity)
+            left -= n
+            self._seq += 1
+            code = log.code(f"T{self._seq} {origin}>{dest}")
+            trip = Trip(self._seq, origin, dest, n, due, env.now, batch, code, job)
+            log.emit(K_REQUEST, batch=batch, detail=code, state=log.code(kind), value=float(n))
+            self.pending.append(trip)
+        self._dispatch()
+        return job.done
+
+    def _dispatch(self) -> None:
+        while self.pending:
+            idle = [v for v in self.vehicles if not v.busy and self._fit(v)]
+            if not idle:
+                return
+            trip, veh = self.rule(self.pending, idle, self)
+            self.pending.remove(trip)
+            veh.busy = True
+            self.env.process(self._serve(veh, trip))
+
+    def _fit(self, v: Vehicle) -> bool:
+        """An idle vehicle with a low battery goes charging instead of taking work."""
+        self._drain_idle(v)
+        if v.battery < self.low:
+            v.busy = True
+            self.env.process(self._charge_then_idle(v))
+            return False
+        return True
+
+    # ------------------------------------------------------------------ vehicle processes
+    def _set(self, v: Vehicle, state: str) -> None:
+        if state != v.state:
+            if v.state == "idle":
+                self._drain_idle(v)
+            v.state = state
+            if state == "idle":
+                v.idle_since = v.drained_at = self.env.now
+            self.log.emit(K_AGV_STATE, unit=v.code, state=self._state_codes[state], value=v.battery)
+
+    def _drain_idle(self, v: Vehicle) -> None:
+        if v.state == "idle":
+            now = self.env.now
+            v.battery = max(0.0, v.battery - (now - v.drained_at) * self.spec.drain_idle_per_h)
+            v.drained_at = now
+
+    def _serve(self, v: Vehicle, trip: Trip):
+        env, log = self.env, self.log
+        job = trip.job
+        yield from self._drive(v, trip.origin, "empty")
+        yield from self._handle(v)
+        log.emit(
+            K_PICKUP, unit=v.code, batch=trip.batch, detail=trip.code, value=env.now - trip.created
+        )
+        job.picked += 1
+        if job.picked == job.trips and job.on_pickup is not None:
+            job.on_pickup()
+        yield from self._drive(v, trip.dest, "loaded")
+        yield from self._handle(v)
+        log.emit(
+            K_DONE, unit=v.code, batch=trip.batch, detail=trip.code, value=env.now - trip.created
+        )
+        job.delivered += 1
+        if job.delivered == job.trips:
+            job.done.succeed()
+        if v.battery < self.low:
+            yield from self._charge(v)
+        self._set(v, "idle")
+        v.busy = False
+        self._dispatch()
+
+    def _handle(self, v: Vehicle):
+        if self.spec.handling > 0:
+            self._set(v, "handling")
+            yield self.env.timeout(self.spec.handling)
+
+    def _drive(self, v: Vehicle, dest: str, mode: str):
+        route = self.layout.route(v.node, dest)
+        if not route.legs:
+            return
+        env, log, traffic = self.env, self.log, self.traffic
+        grant = traffic.reserve(v.index, route.resources)
+        if not grant.triggered:
+            blocker = traffic.blocker(route.resources)
+            self._set(v, "traffic")
+            t0 = env.now
+            yield grant
+            log.emit(
+                K_TRAFFIC,
+                unit=v.code,
+                value=env.now - t0,
+                detail=self._label_codes[blocker] if blocker >= 0 else -1,
+            )
+        self._set(v, mode)
+        traffic.release(self.layout.node_res[v.node])
+        drain = self.spec.drain_per_m
+        for leg in route.legs:
+            mc = self._move_codes.get(leg.move)
+            if mc is None:
+                mc = self._move_codes[leg.move] = log.code(leg.move)
+            log.emit(
+                K_AGV_MOVE,
+                unit=v.code,
+                state=self._label_codes[leg.edge],
+                detail=mc,
+                value=leg.metres,
+            )
+            yield env.timeout(leg.hours)
+            v.battery = max(0.0, v.battery - leg.metres * drain)
+            v.node = leg.to
+            traffic.release(leg.edge, leg.node)
+
+    def _charge(self, v: Vehicle):
+        env, log = self.env, self.log
+        dist = self.layout.distance
+        free = [c for c, r in self.chargers.items() if r.count == 0 and not r.queue]
+        pool = free or list(self.chargers)
+        node = min(pool, key=lambda c: (dist(v.node, c), c))
+        yield from self._drive(v, node, "empty")
+        self._set(v, "idle")
+        with self.chargers[node].request() as req:
+            yield req
+            self._set(v, "charging")
+            log.emit(K_CHARGE_START, unit=v.code, detail=log.code(node), value=v.battery)
+            need = self.spec.battery_kwh - v.battery
+            if need > 0:
+                yield env.timeout(need / self.spec.charge_kw)
+            v.battery = self.spec.battery_kwh
+            log.emit(K_CHARGE_END, unit=v.code, detail=log.code(node), value=v.battery)
+
+    def _charge_then_idle(self, v: Vehicle):
+        yield from self._charge(v)
+        self._set(v, "idle")
+        v.busy = False
+        self._dispatch()
+
+
+# --------------------------------------------------------------------------- drawing
+_KIND_STYLE = {
+    "dock": ("square", "#8c564b"),
+    "station": ("circle", "#1f77b4"),
+    "warehouse_gate": ("diamond", "#2ca02c"),
+    "charger": ("star", "#d62728"),
+    "waypoint": ("circle-open", "#7f7f7f"),
+}
+
+
+def layout_figure(
+    spec: LayoutSpec, stations: Mapping[str, Sequence[str]] | None = None, title: str = "layout"
+) -> Any:
+    """A plotly figure of the layout: segments, one-way arrows, nodes by kind, unit stations
+    labelled with their units (``stations``: node -> unit names)."""
+    import plotly.graph_objects as go
+
+    stations = stations or {}
+    fig = go.Figure()
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for e in spec.edges:
+        a, b = spec.nodes[e.from_], spec.nodes[e.to]
+        xs += [a.x, b.x, None]
+        ys += [a.y, b.y, None]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line={"color": "#bbbbbb", "width": 3},
+            name="segments",
+            hoverinfo="skip",
+        )
+    )
+    for e in spec.edges:
+        if e.one_way:
+            a, b = spec.nodes[e.from_], spec.nodes[e.to]
+            fig.add_annotation(
+                x=(a.x + 2 * b.x) / 3,
+                y=(a.y + 2 * b.y) / 3,
+                ax=(2 * a.x + b.x) / 3,
+                ay=(2 * a.y + b.y) / 3,
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                showarrow=True,
+                arrowhead=3,
+                arrowsize=1.5,
+                arrowcolor="#555555",
+                text="",
+            )
+    for kind, (symbol, colour) in _KIND_STYLE.items():
+        names = [n for n, node in spec.nodes.items() if node.kind == kind]
+        if not names:
+            continue
+        text = [f"{n}: {', '.join(stations[n])}" if n in stations else n for n in names]
+        labels = [
+            ", ".join(stations[n]) if n in stations else ("" if kind == "waypoint" else n)
+            for n in names
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=[spec.nodes[n].x for n in names],
+                y=[spec.nodes[n].y for n in names],
+                mode="markers+text",
+                name=kind,
+                text=labels,
+                textposition="top center",
+                hovertext=text,
+                hoverinfo="text",
+                marker={"symbol": symbol, "size": 12, "color": colour},
+            )
+        )
+    fig.update_layout(
+        title=title,
+        xaxis_title="x (m)",
+        yaxis_title="y (m)",
+        yaxis={"scaleanchor": "x", "scaleratio": 1},
+        template="plotly_white",
+    )
+    return fig
+
+
+def write_layout_html(scenario: Any, path: str | Any) -> Any:
+    """Write the drawing of a scenario's layout (``layout_figure``) to a standalone HTML file."""
+    from pathlib import Path
+
+    assert scenario.layout is not None
+    stations: dict[str, list[str]] = {}
+    for name, uid in scenario.unit_names():
+        st = scenario.units[uid].station
+        if st is not None:
+            stations.setdefault(st, []).append(name)
+    fig = layout_figure(scenario.layout, stations, title=f"{scenario.name}: layout")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(str(out), include_plotlyjs="cdn")
+    return out
