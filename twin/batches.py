@@ -88,8 +88,15 @@ def run_batch(plant: Plant, batch: Batch):
                     yield ready | env.timeout(max(0.0, deadline - env.now))
                     if not ready.triggered:
                         hold_flagged = True
-                        log.emit(K_DEVIATION, batch=batch.id, order=order_c, product=product_c,
-                                 step=i, state=log.code("hold_time"), value=0.0)
+                        log.emit(
+                            K_DEVIATION,
+                            batch=batch.id,
+                            order=order_c,
+                            product=product_c,
+                            step=i,
+                            state=log.code("hold_time"),
+                            value=0.0,
+                        )
                         if hold_policy == "scrap":
                             inventory.cancel_wait(ready)
                             if held is not None:
@@ -98,15 +105,29 @@ def run_batch(plant: Plant, batch: Batch):
                             return
                 if not ready.triggered:
                     yield ready
-            req = queue.request(batch.id, batch.order, batch.product, i, batch.due,
-                                batch.priority, step.duration.mean * scale)
+            req = queue.request(
+                batch.id,
+                batch.order,
+                batch.product,
+                i,
+                batch.due,
+                batch.priority,
+                step.duration.mean * scale,
+            )
             if not req.event.triggered and deadline < math.inf and not hold_flagged:
                 timer = env.timeout(max(0.0, deadline - env.now))
                 yield req.event | timer
                 if not req.event.triggered:
                     hold_flagged = True
-                    log.emit(K_DEVIATION, batch=batch.id, order=order_c, product=product_c,
-                             step=i, state=log.code("hold_time"), value=0.0)
+                    log.emit(
+                        K_DEVIATION,
+                        batch=batch.id,
+                        order=order_c,
+                        product=product_c,
+                        step=i,
+                        state=log.code("hold_time"),
+                        value=0.0,
+                    )
                     if hold_policy == "scrap":
                         queue.cancel(req)
                         if held is not None:
@@ -120,8 +141,17 @@ def run_batch(plant: Plant, batch: Batch):
         arrivals: list[simpy.Event] = []
         if held is not None:
             if fleet is not None:
-                arrivals.append(fleet.request(held.station, unit.station, 1, batch.due, batch.id,
-                                              "ibc", on_pickup=held.release))
+                arrivals.append(
+                    fleet.request(
+                        held.station,
+                        unit.station,
+                        1,
+                        batch.due,
+                        batch.id,
+                        "ibc",
+                        on_pickup=held.release,
+                    )
+                )
             else:
                 held.release()
             held = None
@@ -134,7 +164,8 @@ def run_batch(plant: Plant, batch: Batch):
             assert got.triggered
             if fleet is not None:
                 arrivals.extend(_deliver_materials(plant, batch, got.value, unit))
-        yield from unit.prepare(batch.product)
+        if unit.needs_cleaning or unit.spec.cleaning.clean_hold is not None:
+            yield from unit.prepare(batch.product)
         if arrivals and not all(ev.triggered for ev in arrivals):
             unit.set_state("starved")
             yield env.all_of(arrivals)
@@ -145,14 +176,22 @@ def run_batch(plant: Plant, batch: Batch):
             if not grant.triggered:
                 unit.set_state("starved")
                 yield grant
-        setup = step.setup.sample(batch.rng)
+        setup = step.setup.sample(batch.rng) if step.setup.dist != "fixed" else step.setup.value
         if setup > 0:
             unit.set_state("setup")
             log.emit(K_SETUP, unit=unit.code, batch=batch.id, step=i, value=setup)
             yield env.timeout(setup)
         if env.now > deadline and not hold_flagged:
-            log.emit(K_DEVIATION, unit=unit.code, batch=batch.id, order=order_c, product=product_c,
-                     step=i, state=log.code("hold_time"), value=env.now - deadline)
+            log.emit(
+                K_DEVIATION,
+                unit=unit.code,
+                batch=batch.id,
+                order=order_c,
+                product=product_c,
+                step=i,
+                state=log.code("hold_time"),
+                value=env.now - deadline,
+            )
             if hold_policy == "scrap":
                 if staff is not None:
                     staff.release(step.operators.count)
@@ -160,13 +199,26 @@ def run_batch(plant: Plant, batch: Batch):
                 plant.scrap(batch, i, "hold_time")
                 return
         hours = step.duration.sample(batch.rng) * scale
-        log.emit(K_STEP_START, unit=unit.code, batch=batch.id, order=order_c, product=product_c,
-                 step=i, value=step.duration.ideal * scale)
-        ok = yield from unit.process(hours, step.on_breakdown == "scrap")
+        log.emit(
+            K_STEP_START,
+            unit.code,
+            batch.id,
+            order_c,
+            product_c,
+            i,
+            -1,
+            step.duration.ideal * scale,
+        )
+        if unit.ttf > hours:  # no breakdown can come: skip the breakdown-aware loop
+            unit.set_state("processing")
+            yield env.timeout(hours)
+            unit.ttf -= hours
+            ok = True
+        else:
+            ok = yield from unit.process(hours, step.on_breakdown == "scrap")
         if staff is not None:
             staff.release(step.operators.count)
-        log.emit(K_STEP_END, unit=unit.code, batch=batch.id, order=order_c, product=product_c,
-                 step=i, value=hours)
+        log.emit(K_STEP_END, unit.code, batch.id, order_c, product_c, i, -1, hours)
         unit.finish_batch(batch.product)
         if not ok:
             unit.release()
@@ -175,8 +227,9 @@ def run_batch(plant: Plant, batch: Batch):
         for m, qty in step.produces.items():
             q = qty.quantity(batch.size)
             carry[m] = carry.get(m, 0.0) + q
-            log.emit(K_PRODUCE, unit=unit.code, batch=batch.id, step=i, product=log.code(m),
-                     value=q)
+            log.emit(
+                K_PRODUCE, unit=unit.code, batch=batch.id, step=i, product=log.code(m), value=q
+            )
         if step.max_hold is not None:
             deadline = env.now + step.max_hold
             hold_policy = step.on_hold_violation
@@ -189,10 +242,18 @@ def run_batch(plant: Plant, batch: Batch):
         elif fleet is not None:
             unit.set_state("blocked")
             last = i == len(prod.recipe) - 1
-            dest, loads = (_finished_destination(plant, prod, batch) if last
-                           else (plant.ibc_store, 1))
-            moved = fleet.request(unit.station, dest, loads, batch.due, batch.id,
-                                  "finished" if last else "ibc", on_pickup=unit.release)
+            dest, loads = (
+                _finished_destination(plant, prod, batch) if last else (plant.ibc_store, 1)
+            )
+            moved = fleet.request(
+                unit.station,
+                dest,
+                loads,
+                batch.due,
+                batch.id,
+                "finished" if last else "ibc",
+                on_pickup=unit.release,
+            )
             if last:
                 yield moved
             else:
@@ -247,8 +308,9 @@ def _finished_destination(plant: Plant, prod: Product, batch: Batch) -> tuple[st
     return (gate or plant.ibc_store), pallets
 
 
-def _needs(plant: Plant, batch: Batch, step: int, consumes: dict,
-           carry: dict[str, float]) -> dict[str, float]:
+def _needs(
+    plant: Plant, batch: Batch, step: int, consumes: dict, carry: dict[str, float]
+) -> dict[str, float]:
     """Warehouse materials a step needs; intermediates are taken from the batch at once."""
     log = plant.log
     inv = plant.inventory

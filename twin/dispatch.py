@@ -19,8 +19,8 @@ at a later time with ``ClassQueue.wake_at``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import simpy
 
@@ -52,7 +52,6 @@ class Request:
     enqueued: float
     seq: int
     event: simpy.Event
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Policy(Protocol):
@@ -86,8 +85,10 @@ class RankPolicy:
             req = queue.waiting[0]
         else:
             req = min(queue.waiting, key=lambda r: self.rank(r, None, now))
-        unit = units[0] if len(units) == 1 else min(
-            units, key=lambda u: (u.cleaning_estimate(req.product), u.index)
+        unit = (
+            units[0]
+            if len(units) == 1
+            else min(units, key=lambda u: (u.cleaning_estimate(req.product), u.index))
         )
         return req, unit
 
@@ -163,11 +164,29 @@ class ClassQueue:
     def free_units(self) -> list[Unit]:
         return [u for u in self.units if u.free]
 
-    def request(self, batch: int, order: str, product: str, step: int, due: float,
-                priority: int, planned: float) -> Request:
+    def request(
+        self,
+        batch: int,
+        order: str,
+        product: str,
+        step: int,
+        due: float,
+        priority: int,
+        planned: float,
+    ) -> Request:
         self._seq += 1
-        req = Request(batch, order, product, step, due, priority, planned, self.env.now,
-                      self._seq, self.env.event())
+        req = Request(
+            batch,
+            order,
+            product,
+            step,
+            due,
+            priority,
+            planned,
+            self.env.now,
+            self._seq,
+            self.env.event(),
+        )
         self.waiting.append(req)
         self.dispatch()
         return req
@@ -186,7 +205,7 @@ class ClassQueue:
         if self._pending or not self.waiting:
             return
         for unit in self.units:
-            if unit.free:
+            if not unit.busy and unit.open and not unit.maint_due:  # unit.free, inlined
                 break
         else:
             return  # nothing to decide until a unit frees up

@@ -47,8 +47,15 @@ CLEAN, MINOR, DIRTY = "clean", "minor", "dirty"
 class Unit:
     """One physical unit. Its batch (``batches.py``) drives it step by step."""
 
-    def __init__(self, plant: Plant, name: str, index: int, cls_name: str, spec: EquipmentClass,
-                 open_now: bool) -> None:
+    def __init__(
+        self,
+        plant: Plant,
+        name: str,
+        index: int,
+        cls_name: str,
+        spec: EquipmentClass,
+        open_now: bool,
+    ) -> None:
         self.plant = plant
         self.env = plant.env
         self.name = name
@@ -87,7 +94,9 @@ class Unit:
     def set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
-            self.log.emit(K_STATE, unit=self.code, state=self._state_codes[state], value=self._kw[state])
+            self.log.emit(
+                K_STATE, self.code, -1, -1, -1, -1, self._state_codes[state], self._kw[state]
+            )
 
     def _rest_state(self) -> str:
         if not self.open:
@@ -137,8 +146,12 @@ class Unit:
             and cl.dirty_hold is not None
             and self.env.now - self.dirty_since > cl.dirty_hold
         ):
-            self.log.emit(K_DEVIATION, unit=self.code, state=self.log.code("dirty_hold"),
-                          value=self.env.now - self.dirty_since - cl.dirty_hold)
+            self.log.emit(
+                K_DEVIATION,
+                unit=self.code,
+                state=self.log.code("dirty_hold"),
+                value=self.env.now - self.dirty_since - cl.dirty_hold,
+            )
             if need is None or need[0] == "minor":
                 need = ("major", self._major(product) if self.last_product != product else cl.major)
         if need is not None:
@@ -225,7 +238,11 @@ class Unit:
         self.campaign_count += 1
         self.batches_since_maint += 1
         m = self.spec.maintenance
-        if m is not None and m.every_batches is not None and self.batches_since_maint >= m.every_batches:
+        if (
+            m is not None
+            and m.every_batches is not None
+            and self.batches_since_maint >= m.every_batches
+        ):
             self.maint_due = True
 
     def release(self) -> None:
@@ -292,4 +309,3 @@ class Unit:
         self.set_state(self._rest_state())
         if is_open:
             self.queue.dispatch()
-

@@ -91,8 +91,18 @@ _NAN = math.nan
 
 
 ROW = np.dtype(
-    [("t", "<f8"), ("kind", "i1"), ("unit", "<i4"), ("batch", "<i4"), ("order", "<i4"),
-     ("product", "<i4"), ("step", "<i2"), ("state", "<i4"), ("value", "<f8"), ("detail", "<i4")]
+    [
+        ("t", "<f8"),
+        ("kind", "i1"),
+        ("unit", "<i4"),
+        ("batch", "<i4"),
+        ("order", "<i4"),
+        ("product", "<i4"),
+        ("step", "<i2"),
+        ("state", "<i4"),
+        ("value", "<f8"),
+        ("detail", "<i4"),
+    ]
 )
 _CHUNK = 32_768
 
@@ -193,7 +203,9 @@ class EventLog:
                 kind_type = pa.dictionary(pa.int8(), pa.string())
                 return pa.chunked_array(arrays, type=kind_type)
             if name in _STRING_COLUMNS:
-                arrays = [pa.DictionaryArray.from_arrays(wrap(c, c >= 0), dictionary) for c in chunks]
+                arrays = [
+                    pa.DictionaryArray.from_arrays(wrap(c, c >= 0), dictionary) for c in chunks
+                ]
                 return pa.chunked_array(arrays, type=pa.dictionary(pa.int32(), pa.string()))
             return pa.chunked_array([wrap(c) for c in chunks], type=pa.from_numpy_dtype(ROW[name]))
 

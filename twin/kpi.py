@@ -115,7 +115,9 @@ def wip_series(table: pa.Table | LogView) -> tuple[np.ndarray, np.ndarray]:
     """(times, WIP after each change): batches on the floor, released and not finished."""
     view = table if isinstance(table, LogView) else LogView(table)
     plus = view.kind("batch_release")
-    minus = view.kind("qc_release") | view.kind("qc_reject") | (view.kind("scrap") & ~_qc_scrap(view))
+    minus = (
+        view.kind("qc_release") | view.kind("qc_reject") | (view.kind("scrap") & ~_qc_scrap(view))
+    )
     m = plus | minus
     delta = np.where(plus[m], 1, -1)
     return view.t[m], np.cumsum(delta)
@@ -132,7 +134,9 @@ def _time_average(times: np.ndarray, values: np.ndarray, lo: float, hi: float) -
     before = values[times <= lo]
     level = float(before[-1]) if len(before) else 0.0
     total, prev = 0.0, lo
-    for t, v in zip(times[(times > lo) & (times < hi)], values[(times > lo) & (times < hi)], strict=True):
+    for t, v in zip(
+        times[(times > lo) & (times < hi)], values[(times > lo) & (times < hi)], strict=True
+    ):
         total += level * (t - prev)
         prev, level = t, float(v)
     total += level * (hi - prev)
@@ -183,7 +187,9 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
     for d in throughput.values():
         d["per_week"] = d["batches"] / weeks if weeks > 0 else 0.0
 
-    leads = np.array([ok_t[i] - release_t[b] for i, b in enumerate(ok_batches.tolist()) if in_win[i]])
+    leads = np.array(
+        [ok_t[i] - release_t[b] for i, b in enumerate(ok_batches.tolist()) if in_win[i]]
+    )
     finished_t = np.concatenate([t[qc_ok], t[scrap & ~v.mask("detail", "qc_reject")], t[qc_bad]])
     makespan = float(finished_t.max() - t[rel].min()) if len(finished_t) and rel.any() else 0.0
 
@@ -198,8 +204,13 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
 
     # units: state shares, energy, OEE
     sh = state_hours(v, lo, hi)
-    classes = dict(zip(v.strings("unit", v.kind("unit_added")),
-                       v.strings("detail", v.kind("unit_added")), strict=True))
+    classes = dict(
+        zip(
+            v.strings("unit", v.kind("unit_added")),
+            v.strings("detail", v.kind("unit_added")),
+            strict=True,
+        )
+    )
     good = set(ok_batches.tolist())
     bad = set(v.batch[qc_bad | scrap].tolist())
     s_start, s_end = v.kind("step_start"), v.kind("step_end")
@@ -227,8 +238,13 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
         avail = proc / planned if planned > 1e-9 else 0.0
         perf = ideal[u] / proc if proc > 1e-9 else 0.0
         qual = qual_good[u] / qual_n[u] if qual_n[u] else 1.0
-        oee[u] = {"class": classes.get(u), "availability": float(avail), "performance": float(perf),
-                  "quality": float(qual), "oee": float(avail * perf * qual)}
+        oee[u] = {
+            "class": classes.get(u),
+            "availability": float(avail),
+            "performance": float(perf),
+            "quality": float(qual),
+            "oee": float(avail * perf * qual),
+        }
 
     wt, wv = wip_series(v)
     dev = v.kind("deviation")
@@ -291,8 +307,14 @@ def plan_adherence(table: pa.Table | LogView) -> dict[str, Any] | None:
     if not pm.any():
         return None
     planned = {}
-    for order, b, s, u, start in zip(v.strings("order", pm), v.batch[pm].tolist(), v.step[pm].tolist(),
-                                      v.strings("unit", pm), v.value[pm].tolist(), strict=True):
+    for order, b, s, u, start in zip(
+        v.strings("order", pm),
+        v.batch[pm].tolist(),
+        v.step[pm].tolist(),
+        v.strings("unit", pm),
+        v.value[pm].tolist(),
+        strict=True,
+    ):
         planned[(order, b, s)] = (u, start)
     # batch id -> (order, index within the order), from the order of batch releases
     rel = v.kind("batch_release")
@@ -303,7 +325,13 @@ def plan_adherence(table: pa.Table | LogView) -> dict[str, Any] | None:
         index[b] = (order, count[order])
     devs, same_unit, last_end = [], 0, 0.0
     st, en = v.kind("step_start"), v.kind("step_end")
-    for b, s, u, t in zip(v.batch[st].tolist(), v.step[st].tolist(), v.strings("unit", st), v.t[st].tolist(), strict=True):
+    for b, s, u, t in zip(
+        v.batch[st].tolist(),
+        v.step[st].tolist(),
+        v.strings("unit", st),
+        v.t[st].tolist(),
+        strict=True,
+    ):
         key = (*index[b], s)
         if key in planned:
             devs.append(t - planned[key][1])
@@ -332,6 +360,7 @@ def plan_adherence(table: pa.Table | LogView) -> dict[str, Any] | None:
         "makespan_actual_h": last_end,
         "replans": int(v.kind("replan").sum()),
         "order_on_time": {
-            o: float(o in done_at and done_at[o] <= due.get(o, math.inf) + 1e-9) for o in sorted(orders)
+            o: float(o in done_at and done_at[o] <= due.get(o, math.inf) + 1e-9)
+            for o in sorted(orders)
         },
     }

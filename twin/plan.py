@@ -92,23 +92,36 @@ class Plan:
 def plan_from_dict(data: Any, source: str) -> Plan:
     """Read plain data into a Plan, or raise ScenarioError naming the bad entry."""
     if not isinstance(data, dict) or not isinstance(data.get("operations"), list):
-        raise ScenarioError(source, "operations", type(data).__name__, "a JSON object with a list 'operations'")
+        raise ScenarioError(
+            source, "operations", type(data).__name__, "a JSON object with a list 'operations'"
+        )
     ops = []
     fields = {"order": str, "batch": int, "step": int, "unit": str, "start": float, "end": float}
     for i, raw in enumerate(data["operations"]):
         if not isinstance(raw, dict):
-            raise ScenarioError(source, f"operations[{i}]", raw, "an object with " + ", ".join(fields))
+            raise ScenarioError(
+                source, f"operations[{i}]", raw, "an object with " + ", ".join(fields)
+            )
         values = {}
         for name, typ in fields.items():
             v = raw.get(name)
-            ok = isinstance(v, str) if typ is str else isinstance(v, int | float) and not isinstance(v, bool)
+            ok = (
+                isinstance(v, str)
+                if typ is str
+                else isinstance(v, int | float) and not isinstance(v, bool)
+            )
             if typ is int and ok and int(v) != v:
                 ok = False
             if not ok:
                 raise ScenarioError(source, f"operations[{i}].{name}", v, f"a {typ.__name__}")
             values[name] = typ(v)
         if values["end"] < values["start"]:
-            raise ScenarioError(source, f"operations[{i}].end", values["end"], f"an end >= the start {values['start']}")
+            raise ScenarioError(
+                source,
+                f"operations[{i}].end",
+                values["end"],
+                f"an end >= the start {values['start']}",
+            )
         ops.append(PlannedOperation(**values))
     return Plan(tuple(ops), float(data.get("created_at", 0.0) or 0.0), dict(data.get("meta") or {}))
 
@@ -129,8 +142,9 @@ def validate_plan(plan: Plan, scenario: Scenario, source: str = "<plan>") -> Non
     units = dict(scenario.unit_names())
     for i, op in enumerate(plan.operations):
         if op.unit not in units:
-            raise ScenarioError(source, f"operations[{i}].unit", op.unit,
-                                f"a unit of scenario '{scenario.name}'")
+            raise ScenarioError(
+                source, f"operations[{i}].unit", op.unit, f"a unit of scenario '{scenario.name}'"
+            )
         if op.step < 0:
             raise ScenarioError(source, f"operations[{i}].step", op.step, "a step index >= 0")
 
@@ -215,7 +229,12 @@ def build_snapshot(plant: Any, current: Plan | None = None) -> Snapshot:
     log = plant.log
     now = plant.env.now
     kind = log.column("kind")
-    t, batch, step, unit = log.column("t"), log.column("batch"), log.column("step"), log.column("unit")
+    t, batch, step, unit = (
+        log.column("t"),
+        log.column("batch"),
+        log.column("step"),
+        log.column("unit"),
+    )
     strings = log._strings
     started: dict[tuple[int, int], tuple[float, str]] = {}
     done: list[PlannedOperation] = []
@@ -258,9 +277,21 @@ class Replanner:
     their unit and place (the frozen window); the planner's plan replaces the rest.
     """
 
-    def __init__(self, planner: Planner, policy: FollowPlan, on: tuple[str, ...] = (),
-                 every: float | None = None, freeze: float = 0.0) -> None:
-        self.planner, self.policy, self.on, self.every, self.freeze = planner, policy, on, every, freeze
+    def __init__(
+        self,
+        planner: Planner,
+        policy: FollowPlan,
+        on: tuple[str, ...] = (),
+        every: float | None = None,
+        freeze: float = 0.0,
+    ) -> None:
+        self.planner, self.policy, self.on, self.every, self.freeze = (
+            planner,
+            policy,
+            on,
+            every,
+            freeze,
+        )
         self.plant: Any = None
         self._pending = False
         self.count = 0
@@ -298,7 +329,8 @@ class Replanner:
         snap = build_snapshot(plant, old)
         new = self.planner.plan(plant.scenario, snap)
         frozen = [
-            op for op in old.operations
+            op
+            for op in old.operations
             if op.start <= now + self.freeze and not plant.is_finished(op.key)
         ]
         fixed = {(op.key, op.step) for op in frozen}
@@ -318,6 +350,12 @@ def emit_plan(log: Any, plan: Plan) -> None:
 
     k = kind_code("plan_op")
     for op in sorted(plan.operations, key=lambda o: (o.start, o.unit, o.order, o.batch, o.step)):
-        log.emit(k, unit=log.code(op.unit), order=log.code(op.order), batch=op.batch,
-                 step=op.step, value=op.start)
+        log.emit(
+            k,
+            unit=log.code(op.unit),
+            order=log.code(op.order),
+            batch=op.batch,
+            step=op.step,
+            value=op.start,
+        )
     log.emit(kind_code("plan_end"), value=plan.makespan if plan.operations else math.nan)

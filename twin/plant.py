@@ -84,15 +84,22 @@ def generate_orders(scenario: Scenario, seed: int, replication: int) -> list[Pla
 class Plant:
     """A runnable plant: ``Plant(scenario, seed).run(until)``."""
 
-    def __init__(self, scenario: Scenario, seed: int = 0, replication: int = 0,
-                 policy: Policy | None = None, env: simpy.Environment | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int = 0,
+        replication: int = 0,
+        policy: Policy | None = None,
+        env: simpy.Environment | None = None,
+    ) -> None:
         self.scenario = scenario
         self.seed = seed
         self.replication = replication
         self.env = env or simpy.Environment()
         self.log = EventLog(self.env)
-        self._offset = week_offset(scenario.start.weekday(),
-                                   scenario.start.hour + scenario.start.minute / 60)
+        self._offset = week_offset(
+            scenario.start.weekday(), scenario.start.hour + scenario.start.minute / 60
+        )
         self.policy = policy or make_policy(scenario.dispatch)
         if hasattr(self.policy, "attach"):
             self.policy.attach(self)
@@ -121,8 +128,12 @@ class Plant:
             unit.station = spec.station
             self.units.append(unit)
             self.queues[spec.equipment_class].units.append(unit)
-            log.emit(K_UNIT_ADDED, unit=unit.code, detail=log.code(spec.equipment_class),
-                     state=log.code(spec.room))
+            log.emit(
+                K_UNIT_ADDED,
+                unit=unit.code,
+                detail=log.code(spec.equipment_class),
+                state=log.code(spec.room),
+            )
         for unit in self.units:
             unit.set_state(unit._rest_state())
             cal = self.calendar(scenario.units[unit.name.split("#")[0]].shift or unit.spec.shift)
@@ -179,8 +190,14 @@ class Plant:
             last = order.quantity - (n - 1) * prod.batch_size
             state = _OrderState(order, n, sizes=[prod.batch_size] * (n - 1) + [last])
             self._orders[order.id] = state
-            log.emit(K_ORDER_RELEASE, order=log.code(order.id), product=log.code(order.product),
-                     value=float(order.due), step=order.priority, detail=log.code(f"{order.quantity:g}"))
+            log.emit(
+                K_ORDER_RELEASE,
+                order=log.code(order.id),
+                product=log.code(order.product),
+                value=float(order.due),
+                step=order.priority,
+                detail=log.code(f"{order.quantity:g}"),
+            )
             for k in range(n):
                 self._start_batch(state, state.sizes[k])
         self.all_released = True
@@ -192,8 +209,15 @@ class Plant:
         self.batch_keys[self._next_batch] = f"{o.id}/{state.made}"
         self.product_of[self._next_batch] = o.product
         self.size_of[self._next_batch] = size
-        batch = Batch(self._next_batch, o.id, o.product, size, float(o.due), o.priority,
-                      self.rng("batch", o.id, str(state.made)))
+        batch = Batch(
+            self._next_batch,
+            o.id,
+            o.product,
+            size,
+            float(o.due),
+            o.priority,
+            self.rng("batch", o.id, str(state.made)),
+        )
         self._next_batch += 1
         self.open_batches += 1
         self.env.process(run_batch(self, batch))
@@ -209,15 +233,24 @@ class Plant:
         self.open_batches -= 1
         if state.released == state.batches_needed:
             del self._orders[batch.order]
-            self.log.emit(K_ORDER_COMPLETE, order=self.log.code(batch.order),
-                          product=self.log.code(batch.product))
+            self.log.emit(
+                K_ORDER_COMPLETE,
+                order=self.log.code(batch.order),
+                product=self.log.code(batch.product),
+            )
         self._check_done()
 
     def scrap(self, batch: Batch, step: int, reason: str) -> None:
         self.finished_keys.add(self.batch_keys[batch.id])
         log = self.log
-        log.emit(K_SCRAP, batch=batch.id, order=log.code(batch.order),
-                 product=log.code(batch.product), step=step, detail=log.code(reason))
+        log.emit(
+            K_SCRAP,
+            batch=batch.id,
+            order=log.code(batch.order),
+            product=log.code(batch.product),
+            step=step,
+            detail=log.code(reason),
+        )
         self.open_batches -= 1
         if self.scenario.replace_scrapped:
             self._start_batch(self._orders[batch.order], batch.size)
@@ -228,12 +261,18 @@ class Plant:
             self.done.succeed()
 
     # ------------------------------------------------------------------ running
-    def run(self, until: float | None = None,
-            progress: Callable[[float], None] | None = None, chunks: int = 100) -> float:
+    def run(
+        self,
+        until: float | None = None,
+        progress: Callable[[float], None] | None = None,
+        chunks: int = 100,
+    ) -> float:
         """Run to the horizon (or until every order is done, if the scenario says so)."""
         env = self.env
         horizon = self.scenario.simulation.horizon if until is None else until
-        stop_early = self.scenario.simulation.stop_when_done and self.scenario.order_generator is None
+        stop_early = (
+            self.scenario.simulation.stop_when_done and self.scenario.order_generator is None
+        )
         step = horizon / chunks
         while env.now < horizon:
             target = min(horizon, env.now + step)

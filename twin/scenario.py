@@ -91,7 +91,9 @@ def parse_time(value: Any) -> float | dt.datetime:
                 return parse_time(dt.datetime.fromisoformat(value))
             except ValueError:
                 pass
-        raise ValueError(f"expected an offset such as 14d or a date such as 2026-02-01, got {value!r}")
+        raise ValueError(
+            f"expected an offset such as 14d or a date such as 2026-02-01, got {value!r}"
+        )
     return parse_duration(value)
 
 
@@ -202,7 +204,8 @@ class Step(_Model):
 
 
 class QCSpec(_Model):
-    """QC release: an analyst spends ``hands_on`` on the batch; release comes after ``lead_time``."""
+    """QC release: an analyst spends ``hands_on`` on the batch; release ``lead_time`` after
+    quarantine."""
 
     qualification: str | None = None
     hands_on: Distribution = Fixed(value=0.0)
@@ -385,7 +388,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ScenarioError(src, "", str(path), "no such file; expected a scenario YAML file")
     if p.stat().st_size > MAX_SCENARIO_BYTES:
-        raise ScenarioError(src, "", p.stat().st_size, f"file too large; expected <= {MAX_SCENARIO_BYTES} bytes")
+        raise ScenarioError(
+            src, "", p.stat().st_size, f"file too large; expected <= {MAX_SCENARIO_BYTES} bytes"
+        )
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -402,7 +407,9 @@ def parse_yaml_text(text: str, source: str) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError(source, where, problem, "expected valid YAML") from None
     if not isinstance(data, dict):
-        raise ScenarioError(source, "", type(data).__name__, "expected a YAML mapping at the top level")
+        raise ScenarioError(
+            source, "", type(data).__name__, "expected a YAML mapping at the top level"
+        )
     return data
 
 
@@ -431,7 +438,11 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"fixed", "uniform", "triangular", "normal", "lognormal", "exponential", "empirical"} and out:
+        elif (
+            part
+            in {"fixed", "uniform", "triangular", "normal", "lognormal", "exponential", "empirical"}
+            and out
+        ):
             continue  # discriminator tag pydantic inserts for tagged unions
         elif str(part).startswith(("function-", "union[", "tagged-union[")):
             continue
@@ -496,7 +507,9 @@ def _from_pydantic(exc: ValidationError, source: str, data: Mapping[str, Any]) -
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     expected = msg[0].lower() + msg[1:] if msg else "a valid value"
-    if kind.startswith(("int_", "float_", "string_", "bool_", "dict_", "tuple_", "list_")) or kind in {
+    if kind.startswith(
+        ("int_", "float_", "string_", "bool_", "dict_", "tuple_", "list_")
+    ) or kind in {
         "greater_than",
         "greater_than_equal",
         "less_than_equal",
@@ -515,7 +528,9 @@ def _offset(value: Any, start: dt.datetime, source: str, path: str) -> float:
     else:
         return float(value)
     if hours < 0:
-        raise ScenarioError(source, path, str(value), f"a date on or after the scenario start {start.isoformat()}")
+        raise ScenarioError(
+            source, path, str(value), f"a date on or after the scenario start {start.isoformat()}"
+        )
     return hours
 
 
@@ -543,13 +558,21 @@ def _check_references(sc: Scenario, source: str) -> None:
     if sc.dispatch not in policy_names():
         fail("dispatch", sc.dispatch, f"unknown dispatch policy; {one_of(policy_names())}")
     if sc.simulation.warmup >= sc.simulation.horizon:
-        fail("simulation.warmup", sc.simulation.warmup, f"a warm-up shorter than the horizon ({sc.simulation.horizon}h)")
+        fail(
+            "simulation.warmup",
+            sc.simulation.warmup,
+            f"a warm-up shorter than the horizon ({sc.simulation.horizon}h)",
+        )
 
     def check_staff(path: str, need: StaffNeed | None) -> None:
         if need is None:
             return
         if need.qualification not in sc.staff:
-            fail(f"{path}.qualification", need.qualification, f"unknown staff qualification; {one_of(sc.staff)}")
+            fail(
+                f"{path}.qualification",
+                need.qualification,
+                f"unknown staff qualification; {one_of(sc.staff)}",
+            )
         if need.count > sc.staff[need.qualification].count:
             fail(
                 f"{path}.count",
@@ -573,31 +596,53 @@ def _check_references(sc: Scenario, source: str) -> None:
         check_shift(f"{base}.shift", cls.shift)
         for state in cls.energy_kw:
             if state not in UNIT_STATES:
-                fail(f"{base}.energy_kw.{state}", state, f"unknown unit state; {one_of(UNIT_STATES)}")
+                fail(
+                    f"{base}.energy_kw.{state}", state, f"unknown unit state; {one_of(UNIT_STATES)}"
+                )
         if cls.capacity and cls.capacity.min > cls.capacity.max:
-            fail(f"{base}.capacity.min", cls.capacity.min, f"a minimum <= the maximum {cls.capacity.max}")
+            fail(
+                f"{base}.capacity.min",
+                cls.capacity.min,
+                f"a minimum <= the maximum {cls.capacity.max}",
+            )
         m = cls.maintenance
         if m is not None:
             if m.every is None and m.every_batches is None:
-                fail(f"{base}.maintenance", m.model_dump(), "at least one of every or every_batches")
+                fail(
+                    f"{base}.maintenance", m.model_dump(), "at least one of every or every_batches"
+                )
             if m.qualification is not None:
                 check_staff(f"{base}.maintenance", StaffNeed(qualification=m.qualification))
         cl = cls.cleaning
         for frm, row in cl.matrix.items():
             if frm not in sc.products:
-                fail(f"{base}.cleaning.matrix.{frm}", frm, f"unknown product; {one_of(sc.products)}")
+                fail(
+                    f"{base}.cleaning.matrix.{frm}", frm, f"unknown product; {one_of(sc.products)}"
+                )
             for to in row:
                 if to not in sc.products:
-                    fail(f"{base}.cleaning.matrix.{frm}.{to}", to, f"unknown product; {one_of(sc.products)}")
+                    fail(
+                        f"{base}.cleaning.matrix.{frm}.{to}",
+                        to,
+                        f"unknown product; {one_of(sc.products)}",
+                    )
         if cl.campaign_batches is not None and cl.campaign is None:
-            fail(f"{base}.cleaning.campaign", None, "a campaign clean duration when campaign_batches is set")
+            fail(
+                f"{base}.cleaning.campaign",
+                None,
+                "a campaign clean duration when campaign_batches is set",
+            )
         check_staff(f"{base}.cleaning.operators", cl.operators)
 
     for uid, spec in sc.units.items():
         if "#" in uid:
             fail(f"units.{uid}", uid, "a unit id without '#' (reserved for numbered copies)")
         if spec.equipment_class not in sc.equipment_classes:
-            fail(f"units.{uid}.class", spec.equipment_class, f"unknown equipment class; {one_of(sc.equipment_classes)}")
+            fail(
+                f"units.{uid}.class",
+                spec.equipment_class,
+                f"unknown equipment class; {one_of(sc.equipment_classes)}",
+            )
         check_shift(f"units.{uid}.shift", spec.shift)
 
     used_classes = {s.spec.equipment_class for s in _unit_views(sc)}
@@ -605,9 +650,17 @@ def _check_references(sc: Scenario, source: str) -> None:
         for i, step in enumerate(prod.recipe):
             base = f"products.{pname}.recipe[{i}]"
             if step.equipment_class not in sc.equipment_classes:
-                fail(f"{base}.equipment_class", step.equipment_class, f"unknown equipment class; {one_of(sc.equipment_classes)}")
+                fail(
+                    f"{base}.equipment_class",
+                    step.equipment_class,
+                    f"unknown equipment class; {one_of(sc.equipment_classes)}",
+                )
             if step.equipment_class not in used_classes:
-                fail(f"{base}.equipment_class", step.equipment_class, "an equipment class with at least one unit in units")
+                fail(
+                    f"{base}.equipment_class",
+                    step.equipment_class,
+                    "an equipment class with at least one unit in units",
+                )
             cap = sc.equipment_classes[step.equipment_class].capacity
             if cap and not (cap.min <= prod.batch_size <= cap.max):
                 fail(
@@ -618,7 +671,9 @@ def _check_references(sc: Scenario, source: str) -> None:
                 )
             check_staff(f"{base}.operators", step.operators)
             if step.transfer == "direct" and i == len(prod.recipe) - 1:
-                fail(f"{base}.transfer", "direct", "'store' on the last step (there is no next unit)")
+                fail(
+                    f"{base}.transfer", "direct", "'store' on the last step (there is no next unit)"
+                )
         if prod.qc and prod.qc.qualification:
             check_staff(f"products.{pname}.qc", StaffNeed(qualification=prod.qc.qualification))
     if sc.qc and sc.qc.qualification:
@@ -635,21 +690,45 @@ def _check_references(sc: Scenario, source: str) -> None:
             fail(f"orders[{i}].product", o.product, f"unknown product; {one_of(sc.products)}")
         n = o.quantity / sc.products[o.product].batch_size
         if n > MAX_BATCHES_PER_ORDER:
-            fail(f"orders[{i}].quantity", o.quantity, f"at most {MAX_BATCHES_PER_ORDER} batches of {sc.products[o.product].batch_size:g} per order")
+            fail(
+                f"orders[{i}].quantity",
+                o.quantity,
+                f"at most {MAX_BATCHES_PER_ORDER} batches of "
+                f"{sc.products[o.product].batch_size:g} per order",
+            )
         if float(o.due) < float(o.release):
             fail(f"orders[{i}].due", o.due, f"a due date on or after the release ({o.release}h)")
     if sc.order_generator:
         for pname, stream in sc.order_generator.products.items():
             if pname not in sc.products:
-                fail(f"order_generator.products.{pname}", pname, f"unknown product; {one_of(sc.products)}")
+                fail(
+                    f"order_generator.products.{pname}",
+                    pname,
+                    f"unknown product; {one_of(sc.products)}",
+                )
             if stream.interarrival.mean < 1 / 60:
-                fail(f"order_generator.products.{pname}.interarrival", stream.interarrival.mean, "a mean interarrival time of at least 1min")
+                fail(
+                    f"order_generator.products.{pname}.interarrival",
+                    stream.interarrival.mean,
+                    "a mean interarrival time of at least 1min",
+                )
             if stream.quantity.mean <= 0:
-                fail(f"order_generator.products.{pname}.quantity", stream.quantity.mean, "a mean quantity > 0")
-            top = max(stream.quantity.mean, getattr(stream.quantity, "high", 0.0) or 0.0,
-                      max(getattr(stream.quantity, "values", (0.0,))))
+                fail(
+                    f"order_generator.products.{pname}.quantity",
+                    stream.quantity.mean,
+                    "a mean quantity > 0",
+                )
+            top = max(
+                stream.quantity.mean,
+                getattr(stream.quantity, "high", 0.0) or 0.0,
+                max(getattr(stream.quantity, "values", (0.0,))),
+            )
             if top / sc.products[pname].batch_size > MAX_BATCHES_PER_ORDER:
-                fail(f"order_generator.products.{pname}.quantity", top, f"at most {MAX_BATCHES_PER_ORDER} batches per order")
+                fail(
+                    f"order_generator.products.{pname}.quantity",
+                    top,
+                    f"at most {MAX_BATCHES_PER_ORDER} batches per order",
+                )
     if not sc.orders and not sc.order_generator:
         fail("orders", [], "at least one order, or an order_generator")
     for cname, cls in sc.equipment_classes.items():

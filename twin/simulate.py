@@ -78,8 +78,15 @@ def simulate(
     if adherence is not None:
         kpis["plan"] = adherence
     wall = time.perf_counter() - t0
-    return Run(scenario, seed, replication, table, kpis, wall,
-               meta={"events": len(plant.log), "wall_seconds": wall})
+    return Run(
+        scenario,
+        seed,
+        replication,
+        table,
+        kpis,
+        wall,
+        meta={"events": len(plant.log), "wall_seconds": wall},
+    )
 
 
 def write_run_dir(run: Run, out: str | Path) -> Path:
@@ -97,8 +104,12 @@ def write_run_dir(run: Run, out: str | Path) -> Path:
         )
         write_parquet(run.events, tmp / "events.parquet")
         (tmp / "kpis.json").write_text(json.dumps(run.kpis, indent=2, default=_json_default))
-        meta = {"seed": run.seed, "replication": run.replication, "scenario": run.scenario.name,
-                **run.meta}
+        meta = {
+            "seed": run.seed,
+            "replication": run.replication,
+            "scenario": run.scenario.name,
+            **run.meta,
+        }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=_json_default))
         for f in tmp.iterdir():
             with open(f, "rb") as fh:

@@ -114,4 +114,3 @@ class Pool:
 def week_offset(start_weekday: int, start_hour: float) -> float:
     """Hours from the Monday 00:00 before the scenario start to the start itself."""
     return start_weekday * 24.0 + start_hour
-

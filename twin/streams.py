@@ -25,7 +25,7 @@ def stable_hash(*parts: str) -> int:
 
 
 def stream(seed: int, replication: int, *key: str) -> random.Random:
-    """The generator for one entity and purpose, e.g. ``stream(7, 0, "unit", "press_1", "failures")``."""
+    """The generator for one entity and purpose: ``stream(7, 0, "unit", "press_1", "failures")``."""
     digest = hashlib.blake2b(
         "\x1f".join((str(seed), str(replication), *key)).encode(), digest_size=16
     ).digest()

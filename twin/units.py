@@ -64,7 +64,9 @@ def parse_duration(value: Any) -> float:
     Raises ValueError (never TypeError) so pydantic reports it with its path.
     """
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 45min, 2h, 3d or a number of hours, got {value!r}")
+        raise ValueError(
+            f"expected a duration such as 45min, 2h, 3d or a number of hours, got {value!r}"
+        )
     if isinstance(value, int | float):
         hours = float(value)
     elif isinstance(value, str):
@@ -187,7 +189,9 @@ class Normal(_Dist):
     low: Duration = 0.0
     high: Duration | None = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Normal:
@@ -220,7 +224,9 @@ class LogNormal(_Dist):
     mean_: Duration = Field(alias="mean")
     sd: Duration
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     @model_validator(mode="after")
     def _check(self) -> LogNormal:
@@ -248,7 +254,9 @@ class Exponential(_Dist):
     dist: Literal["exponential"]
     mean_: Duration = Field(alias="mean")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     @property
     def mean(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -13,7 +14,7 @@ from twin.scenario import Scenario, load_dict
 
 def load_data(path, **changes: Any) -> Scenario:
     """Load a YAML file, applying dotted-path changes first (``{"a.b": 1}``)."""
-    data = yaml.safe_load(open(path).read())
+    data = yaml.safe_load(Path(path).read_text())
     for dotted, value in changes.items():
         cur = data
         keys = dotted.split(".")

@@ -48,10 +48,25 @@ def test_unplanned_work_fills_gaps_only():
 
 def test_plan_files_are_validated(tmp_path):
     p = tmp_path / "plan.json"
-    p.write_text(json.dumps({"operations": [{"order": "o1", "batch": 1, "step": 0, "unit": "m1", "start": "x", "end": 2}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "operations": [
+                    {"order": "o1", "batch": 1, "step": 0, "unit": "m1", "start": "x", "end": 2}
+                ]
+            }
+        )
+    )
     with pytest.raises(ScenarioError, match=r"operations\[0\]\.start"):
         load_plan(p)
-    good = plan_from_dict({"operations": [{"order": "o1", "batch": 1, "step": 0, "unit": "m9", "start": 0, "end": 2}]}, "p")
+    good = plan_from_dict(
+        {
+            "operations": [
+                {"order": "o1", "batch": 1, "step": 0, "unit": "m9", "start": 0, "end": 2}
+            ]
+        },
+        "p",
+    )
     with pytest.raises(ScenarioError, match=r"operations\[0\]\.unit: bad value 'm9'"):
         validate_plan(good, load_data(DATA / "one_unit.yaml"), "p")
     Plan(OPS).save(p)
@@ -72,8 +87,14 @@ class GreedyPlanner:
             order, idx = key.rsplit("/", 1)
             prod = scenario.products[next(o.product for o in scenario.orders if o.id == order)]
             cls = prod.recipe[step].equipment_class
-            unit = min((u for u, spec in scenario.unit_names() if scenario.units[spec].equipment_class == cls),
-                       key=lambda u: free[u])
+            unit = min(
+                (
+                    u
+                    for u, spec in scenario.unit_names()
+                    if scenario.units[spec].equipment_class == cls
+                ),
+                key=lambda u: free[u],
+            )
             start = free[unit]
             free[unit] = start + prod.recipe[step].duration.mean
             ops.append(PlannedOperation(order, int(idx), step, unit, start, free[unit]))
@@ -81,10 +102,13 @@ class GreedyPlanner:
 
 
 def test_replanning_on_breakdown_uses_a_snapshot():
-    sc = load_data(DATA / "two_stage.yaml", **{
-        "equipment_classes.s2.failures": {"mtbf": "3h", "mttr": "1h"},
-        "products.p.recipe.0.max_hold": None,
-    })
+    sc = load_data(
+        DATA / "two_stage.yaml",
+        **{
+            "equipment_classes.s2.failures": {"mtbf": "3h", "mttr": "1h"},
+            "products.p.recipe.0.max_hold": None,
+        },
+    )
     planner = GreedyPlanner()
     run = simulate(sc, planner=planner, replan_on=("breakdown",))
     k = run.kpis

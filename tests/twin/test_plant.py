@@ -42,7 +42,9 @@ def test_hold_time_violation_scraps_and_replaces_batch():
 
 
 def test_hold_time_deviation_without_scrap_keeps_batch():
-    run = simulate(load_data(DATA / "two_stage.yaml", **{"products.p.recipe.0.on_hold_violation": "deviation"}))
+    run = simulate(
+        load_data(DATA / "two_stage.yaml", **{"products.p.recipe.0.on_hold_violation": "deviation"})
+    )
     assert [e["t"] for e in events(run.events, "deviation")] == [3.0]
     assert not events(run.events, "scrap")
     assert run.kpis["makespan_h"] == pytest.approx(10.0)  # 0-2, 2-6 | 0-2, 6-10
@@ -60,8 +62,13 @@ def test_breakdown_resume_and_scrap():
     assert [e["t"] for e in events(run.events, "breakdown")] == [7.0, 13.0]
     assert run.kpis["makespan_h"] == pytest.approx(16.0)
     assert run.kpis["state_share"]["u2"]["down"] == pytest.approx(2 / 16)
-    scrap = simulate(load_data(DATA / "two_stage.yaml", replace_scrapped=False,
-                               **{**base, "products.p.recipe.1.on_breakdown": "scrap"}))
+    scrap = simulate(
+        load_data(
+            DATA / "two_stage.yaml",
+            replace_scrapped=False,
+            **{**base, "products.p.recipe.1.on_breakdown": "scrap"},
+        )
+    )
     assert [(e["t"], e["detail"]) for e in events(scrap.events, "scrap")] == [(8.0, "breakdown")]
     assert scrap.kpis["batches"]["qc_released"] == 0
 
@@ -72,9 +79,12 @@ def test_unit_calendar_finishes_batch_then_goes_off_shift():
     sc = load_data(
         DATA / "one_unit.yaml",
         shifts={"days": {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": ["06:00-22:00"]}},
-        **{"units.m1.shift": "days", "products.a.recipe.0.duration": "20h",
-           "orders": [{"id": "o", "product": "a", "quantity": 200, "due": "3d"}],
-           "equipment_classes.mixer.cleaning": {}},
+        **{
+            "units.m1.shift": "days",
+            "products.a.recipe.0.duration": "20h",
+            "orders": [{"id": "o", "product": "a", "quantity": 200, "due": "3d"}],
+            "equipment_classes.mixer.cleaning": {},
+        },
     )
     run = simulate(sc)
     assert [e["t"] for e in events(run.events, "step_start")] == [0.0, 24.0]
@@ -105,7 +115,10 @@ def test_operators_limit_parallel_work():
     sc = load_data(
         DATA / "two_stage.yaml",
         staff={"op": {"count": 1}},
-        **{"products.p.recipe.0.operators": {"qualification": "op"}, "products.p.recipe.0.max_hold": None},
+        **{
+            "products.p.recipe.0.operators": {"qualification": "op"},
+            "products.p.recipe.0.max_hold": None,
+        },
     )
     run = simulate(sc)
     s1 = [e["t"] for e in events(run.events, "step_start") if e["step"] == 0]
@@ -116,8 +129,10 @@ def test_operators_limit_parallel_work():
 def test_direct_transfer_blocks_the_unit():
     # stage 1 transfers directly into stage 2 (one s2 unit, 4 h): batch 1 finishes s1 at 2 and
     # holds its unit (blocked) until s2 frees at 6.
-    sc = load_data(DATA / "two_stage.yaml", **{"products.p.recipe.0.transfer": "direct",
-                                                "products.p.recipe.0.max_hold": None})
+    sc = load_data(
+        DATA / "two_stage.yaml",
+        **{"products.p.recipe.0.transfer": "direct", "products.p.recipe.0.max_hold": None},
+    )
     run = simulate(sc)
     blocked = [(e["t"], e["unit"]) for e in events(run.events, "state") if e["state"] == "blocked"]
     assert (2.0, "u1#2") in blocked
@@ -138,9 +153,12 @@ def test_preventive_maintenance_every_n_batches():
 def test_dirty_hold_limit_triggers_full_clean():
     # a single batch ends at 2; nothing else comes: after the 10 h dirty-hold limit the unit
     # is cleaned fully (major, 2 h) at t=12 and stays idle.
-    sc = load_data(DATA / "one_unit.yaml", simulation={"horizon": "30h", "stop_when_done": False},
-                   orders=[{"id": "o", "product": "a", "quantity": 100, "due": "1d"}],
-                   **{"equipment_classes.mixer.cleaning.dirty_hold": "10h"})
+    sc = load_data(
+        DATA / "one_unit.yaml",
+        simulation={"horizon": "30h", "stop_when_done": False},
+        orders=[{"id": "o", "product": "a", "quantity": 100, "due": "1d"}],
+        **{"equipment_classes.mixer.cleaning.dirty_hold": "10h"},
+    )
     run = simulate(sc)
     assert [(e["t"], e["state"]) for e in events(run.events, "clean_start")] == [(12.0, "full")]
     share = run.kpis["state_share"]["m1"]

@@ -12,7 +12,16 @@ DIST = TypeAdapter(Distribution)
 
 @pytest.mark.parametrize(
     ("text", "hours"),
-    [("45min", 0.75), ("2h", 2.0), ("3d", 72.0), ("1w", 168.0), ("90s", 0.025), (1.5, 1.5), ("2", 2.0), ("1.5h", 1.5)],
+    [
+        ("45min", 0.75),
+        ("2h", 2.0),
+        ("3d", 72.0),
+        ("1w", 168.0),
+        ("90s", 0.025),
+        (1.5, 1.5),
+        ("2", 2.0),
+        ("1.5h", 1.5),
+    ],
 )
 def test_durations(text, hours):
     assert parse_duration(text) == pytest.approx(hours)

@@ -39,11 +39,19 @@ def test_mmc_mean_wait_matches_erlang_c_and_littles_law():
         rel = v.kind("batch_release")
         t_rel = dict(zip(v.batch[rel].tolist(), v.t[rel].tolist(), strict=True))
         st = v.kind("step_start")
-        w = [t - t_rel[b] for b, t in zip(v.batch[st].tolist(), v.t[st].tolist(), strict=True) if t_rel[b] >= warm]
+        w = [
+            t - t_rel[b]
+            for b, t in zip(v.batch[st].tolist(), v.t[st].tolist(), strict=True)
+            if t_rel[b] >= warm
+        ]
         waits.append(np.mean(w))
         # Little's law: time-average number in system = arrival rate x mean time in system
         done = v.kind("qc_release")
-        soj = [t - t_rel[b] for b, t in zip(v.batch[done].tolist(), v.t[done].tolist(), strict=True) if t_rel[b] >= warm]
+        soj = [
+            t - t_rel[b]
+            for b, t in zip(v.batch[done].tolist(), v.t[done].tolist(), strict=True)
+            if t_rel[b] >= warm
+        ]
         lam = sum(1 for t in t_rel.values() if t >= warm) / (sc.simulation.horizon - warm)
         little_gaps.append(run.kpis["wip"]["mean"] / (lam * np.mean(soj)) - 1)
     mean = float(np.mean(waits))
@@ -80,7 +88,10 @@ def test_conservation_every_batch_accounted_for_once(osd_runs):
         wip = len(released) - len(ends)
         k = run.kpis["batches"]
         assert wip == k["wip_at_end"]
-        assert k["released_to_floor"] == k["qc_released"] + k["qc_rejected"] + k["scrapped"] + k["wip_at_end"]
+        assert (
+            k["released_to_floor"]
+            == k["qc_released"] + k["qc_rejected"] + k["scrapped"] + k["wip_at_end"]
+        )
 
 
 def test_unit_time_shares_sum_to_the_window(osd_runs):
@@ -129,7 +140,10 @@ def test_adding_a_unit_does_not_reshuffle_other_durations():
     more = load_data(SCENARIOS / "tiny.yaml", **{"units.gran_1.count": 2})
 
     def durations(run):
-        return {(e["order"], e["step"], e["batch"]): round(e["value"], 12) for e in events(run.events, "step_end")}
+        return {
+            (e["order"], e["step"], e["batch"]): round(e["value"], 12)
+            for e in events(run.events, "step_end")
+        }
 
     a, b = durations(simulate(base, seed=3)), durations(simulate(more, seed=3))
     common = set(a) & set(b)
