@@ -160,7 +160,7 @@ def test_dispatch_rules_choose_different_vehicles():
     old = Trip(1, "store", "st_press", 1, due=50.0, created=0.0, batch=0, code=0, job=None)
     urgent = Trip(2, "wh_gate", "st_mix", 1, due=5.0, created=1.0, batch=1, code=1, job=None)
     pending, idle = [old, urgent], [far, near]
-    assert rule_names() == ["edd", "fcfs", "nearest"]
+    assert rule_names() == ["edd", "fcfs", "nearest", "optimised"]
     assert nearest(pending, idle, fleet) == (old, near)
     assert fcfs(pending, idle, fleet) == (old, far)
     assert edd(pending, idle, fleet) == (urgent, far)  # far is at wh_gate, the pick-up

@@ -1,0 +1,124 @@
+"""Benchmark: AGV fleet sizing and the optimised transport dispatch on the OSD plant.
+
+1. Fleet sizing (``optimizer.fleet_commands.fleet_size``) of ``scenarios/osd_plant.yaml`` and
+   of its layout-B variant for a maximum wait (default 10 min): the answer, its bounds and
+   seconds, and the twin check of n and n - 1 vehicles over seeds 0-2.
+2. Transport dispatch: ``nearest`` against ``optimised`` on the same seeds (0-4): mean and p95
+   transport wait with the plant's own fleet (6 AGVs) and with a smaller one (3 AGVs), where
+   vehicles are scarcer.
+
+Prints the tables and writes ``benchmarks/results/logistics.json``.
+
+    .venv/bin/python benchmarks/bench_logistics.py [--max-wait-min 10] [--time-limit 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from optimizer.fleet_commands import compare_dispatch, fleet_size
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _f(x: float | None, nd: int = 2) -> str:
+    return "-" if x is None else f"{x:.{nd}f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "osd_plant.yaml"))
+    ap.add_argument("--variant", default=str(ROOT / "scenarios" / "variants" / "layout_b.yaml"))
+    ap.add_argument("--max-wait-min", type=float, default=10.0)
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--check-seeds", type=int, default=3)
+    ap.add_argument("--dispatch-seeds", type=int, default=5)
+    ap.add_argument("--small-fleet", type=int, default=3)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "logistics.json"))
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    sizing = fleet_size(
+        args.scenario,
+        args.max_wait_min / 60.0,
+        time_limit=args.time_limit,
+        seeds=range(args.check_seeds),
+        compare_paths=(args.variant,),
+    )
+    sizing_wall = time.perf_counter() - t0
+    print(
+        f"Fleet sizing, max wait {args.max_wait_min:g} min (twin check: seeds "
+        f"0-{args.check_seeds - 1})"
+    )
+    print(
+        f"{'scenario':<36} {'answer':>6} {'bound':>5} {'proven':>6} {'solve s':>7} "
+        f"{'windows':>7} {'peak trips':>10}"
+    )
+    for lay in sizing["layouts"]:
+        f = lay["fleet"]
+        peak = f["peak"] or {}
+        print(
+            f"{Path(lay['scenario']).name:<36} {f['vehicles']:>6} {f['lower_bound']:>5} "
+            f"{f['proven']!s:>6} {f['seconds']:>7.1f} {f['windows']:>7} "
+            f"{peak.get('trips', '-')!s:>10}"
+        )
+    print(
+        f"\n{'scenario':<36} {'AGVs':>4} {'mean min':>8} {'p95 min':>8} {'max min':>8} "
+        f"{'<=max %':>8} {'served':>13}"
+    )
+    for row in sizing["table"]:
+        print(
+            f"{Path(row['scenario']).name:<36} {row['vehicles']:>4} "
+            f"{_f(row['mean_wait_min']):>8} {_f(row['p95_wait_min']):>8} "
+            f"{_f(row['max_wait_min'], 1):>8} {_f(row['within_max_wait_pct'], 1):>8} "
+            f"{row['served']:>6}/{row['requests']:<6}"
+        )
+
+    dispatch = []
+    seeds = list(range(args.dispatch_seeds))
+    for vehicles in (None, args.small_fleet):
+        t1 = time.perf_counter()
+        res = compare_dispatch(args.scenario, seeds=seeds, vehicles=vehicles)
+        res["seconds"] = time.perf_counter() - t1
+        near = res["rules"]["nearest"]["runs"]
+        opt = res["rules"]["optimised"]["runs"]
+        diff = [o["mean_wait_min"] - n["mean_wait_min"] for o, n in zip(opt, near, strict=True)]
+        res["paired_mean_diff_min"] = float(np.mean(diff))
+        res["seeds_optimised_better"] = int(sum(d < 0 for d in diff))
+        dispatch.append(res)
+    print(f"\nTransport dispatch, seeds {seeds[0]}-{seeds[-1]} (same seeds for both rules)")
+    print(f"{'AGVs':>4} {'rule':<10} {'mean min':>8} {'p95 min':>8}  per-seed mean wait (min)")
+    for res in dispatch:
+        for rule, r in res["rules"].items():
+            per = " ".join(f"{x['mean_wait_min']:.3f}" for x in r["runs"])
+            print(
+                f"{res['vehicles']:>4} {rule:<10} {r['mean_wait_min']:>8.3f} "
+                f"{r['p95_wait_min']:>8.3f}  {per}"
+            )
+        print(
+            f"{'':>4} optimised - nearest: {res['paired_mean_diff_min']:+.3f} min "
+            f"(better on {res['seeds_optimised_better']}/{len(seeds)} seeds)"
+        )
+
+    out = {
+        "benchmark": "logistics",
+        "command": "python benchmarks/bench_logistics.py "
+        f"--max-wait-min {args.max_wait_min:g} --time-limit {args.time_limit:g}",
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "fleet_sizing": {**sizing, "wall_seconds": sizing_wall},
+        "dispatch": dispatch,
+    }
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, default=float))
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
