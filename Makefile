@@ -19,8 +19,13 @@ demo: install
 	$(TWIN) validate scenarios/osd_plant.yaml
 	$(TWIN) run scenarios/osd_plant.yaml --seed 7 --out runs/demo
 	@echo "The run is stored in runs/demo (events.parquet, kpis.json, scenario.yaml, meta.json)."
+	$(TWIN) run scenarios/osd_plant.yaml --seed 7 --replications 2
+	@echo "Two replications are in the run store runs/. To look at them in the browser, run"
+	@echo "    $(VENV)/bin/twin dash"
+	@echo "and open http://127.0.0.1:8050 (Runs, Playback, Compare, What-if)."
 
 test: install
+	bash scripts/ensure-browser.sh
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: install

@@ -7,8 +7,10 @@ command.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -149,6 +151,42 @@ def run(
     workers: Workers = None,
     dask: DaskOpt = None,
     connect_timeout: Timeout = 5.0,
+    plan_file: Annotated[
+        str | None,
+        typer.Option(
+            "--plan", help="Follow a plan: a plan JSON file, or 'auto' to plan at the start."
+        ),
+    ] = None,
+    replan_on: Annotated[
+        str | None,
+        typer.Option(
+            "--replan-on", help="Re-plan at these events: breakdown,deviation (with --plan)."
+        ),
+    ] = None,
+    replan_every: Annotated[
+        str | None, typer.Option("--replan-every", help="Re-plan every period, e.g. 24h.")
+    ] = None,
+    freeze: Annotated[
+        str,
+        typer.Option(
+            help="Frozen window when re-planning: planned work starting within it keeps its place."
+        ),
+    ] = "0h",
+    replan_time_limit: Annotated[
+        float, typer.Option("--replan-time-limit", help="Seconds per (re-)planning solve.")
+    ] = 10.0,
+    early_start: Annotated[
+        bool,
+        typer.Option(
+            "--early-start", help="Start planned work as soon as possible, in plan order."
+        ),
+    ] = False,
+    transport_dispatch: Annotated[
+        str | None,
+        typer.Option(
+            "--transport-dispatch", help="AGV dispatch rule: nearest, fcfs, edd, optimised."
+        ),
+    ] = None,
 ) -> None:
     """Simulate a scenario once (full KPI report) or N times (KPI means with 95% CIs)."""
     from twin.dispatch import policy_names
@@ -156,6 +194,15 @@ def run(
     from twin.variants import resolve
 
     overrides = list(sets or [])
+    if transport_dispatch is not None:
+        from twin.transport import rule_names
+
+        if transport_dispatch not in rule_names():
+            raise UserError(
+                f"--transport-dispatch: bad value {transport_dispatch!r}: unknown rule; expected "
+                f"one of: {', '.join(rule_names())}"
+            )
+        overrides.append(f"fleet.dispatch={transport_dispatch}")
     if dispatch is not None:
         if dispatch not in policy_names():
             raise UserError(
@@ -168,6 +215,8 @@ def run(
             raise UserError(
                 "--out: writes one run; with --replications runs go to the store (--store)"
             )
+        if plan_file or replan_on or replan_every or early_start:
+            raise UserError("--plan: not yet combined with --replications; run seeds one by one")
         variant = resolve(scenario, overrides=overrides)
         store = _store(store_dir, no_store)
         [result] = _experiment(
@@ -187,9 +236,12 @@ def run(
 
     variant = resolve(scenario, overrides=overrides)
     sc = variant.scenario
+    plan_options = _plan_options(
+        sc, seed, plan_file, replan_on, replan_every, freeze, replan_time_limit, early_start
+    )
     horizon = sc.simulation.horizon
     if as_json:
-        result = simulate(sc, seed=seed)
+        result = simulate(sc, seed=seed, **plan_options)
     else:
         with Progress(
             TextColumn("[bold]simulating[/] {task.description}"),
@@ -201,7 +253,9 @@ def run(
             transient=True,
         ) as bar:
             task = bar.add_task(sc.name, total=horizon)
-            result = simulate(sc, seed=seed, progress=lambda t: bar.update(task, completed=t))
+            result = simulate(
+                sc, seed=seed, progress=lambda t: bar.update(task, completed=t), **plan_options
+            )
     if out_dir is not None:
         write_run_dir(result, out_dir)
     run_id = None
@@ -211,8 +265,15 @@ def run(
 
         store = Store(store_dir)
         data = variant.data()
-        key = fingerprint(data, seed)
-        run_id = store.find(key) or store.create_run(variant, data, seed, 1, key)
+        if plan_options:  # the plan is part of what the run is: a new run, never reused
+            key = fingerprint(data, seed, extra={"plan": plan_file, "run": secrets.token_hex(8)})
+            planned = dataclasses.replace(
+                variant, overrides=(*variant.overrides, f"--plan {plan_file}")
+            )
+            run_id = store.create_run(planned, data, seed, 1, key)
+        else:
+            key = fingerprint(data, seed)
+            run_id = store.find(key) or store.create_run(variant, data, seed, 1, key)
         store.save_run(run_id, result)
     if as_json:
         print_json(result.kpis)
@@ -543,6 +604,64 @@ def runs_rm(
 
 
 # --------------------------------------------------------------------------- helpers
+REPLAN_EVENTS = ("breakdown", "deviation", "scrap", "qc_reject")
+
+
+def _plan_options(
+    sc: Any,
+    seed: int,
+    plan_file: str | None,
+    replan_on: str | None,
+    replan_every: str | None,
+    freeze: str,
+    time_limit: float,
+    early_start: bool,
+) -> dict[str, Any]:
+    """simulate() keyword arguments for --plan and the re-planning options."""
+    from twin.units import parse_duration
+
+    def hours(option: str, value: str) -> float:
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise UserError(f"{option}: bad value {value!r}: {exc}") from None
+
+    if plan_file is None:
+        if replan_on or replan_every or early_start:
+            raise UserError(
+                "--replan-on/--replan-every/--early-start: need --plan FILE or --plan auto"
+            )
+        return {}
+    events = tuple(e.strip() for e in (replan_on or "").split(",") if e.strip())
+    for e in events:
+        if e not in REPLAN_EVENTS:
+            raise UserError(
+                f"--replan-on: bad value {e!r}: expected a comma list of: "
+                f"{', '.join(REPLAN_EVENTS)}"
+            )
+    options: dict[str, Any] = {"early_start": early_start, "freeze": hours("--freeze", freeze)}
+    every = hours("--replan-every", replan_every) if replan_every else None
+    if plan_file == "auto":
+        from optimizer.plan_commands import plan_scenario
+
+        with err.status(f"planning {sc.name} ({time_limit:g} s)"):
+            options["plan"], _ = plan_scenario(sc, None, time_limit, seed=seed)
+    else:
+        from twin.plan import load_plan, validate_plan
+
+        options["plan"] = load_plan(plan_file)
+        validate_plan(options["plan"], sc, plan_file)
+    if events or every:
+        from optimizer.plan_commands import ApsPlanner
+
+        options.update(
+            planner=ApsPlanner(time_limit=time_limit, seed=seed),
+            replan_on=events,
+            replan_every=every,
+        )
+    return options
+
+
 def _store(store_dir: Path | None, no_store: bool) -> Any:
     from twin.store import Store
 
@@ -701,17 +820,29 @@ def show_kpis(k: dict[str, Any]) -> None:
     head = Table(title=f"{k['scenario']} (seed {k['seed']})", show_header=False)
     b = k["batches"]
     rows = [
-        ("batches released by QC", f"{b['qc_released']} (rejected {b['qc_rejected']}, scrapped "
-                                   f"{b['scrapped']}, WIP at end {b['wip_at_end']})"),
+        (
+            "batches released by QC",
+            f"{b['qc_released']} (rejected {b['qc_rejected']}, scrapped "
+            f"{b['scrapped']}, WIP at end {b['wip_at_end']})",
+        ),
         ("makespan", f"{_fmt(k['makespan_h'])} h"),
-        ("lead time mean / p95",
-         f"{_fmt(k['lead_time_h']['mean'])} / {_fmt(k['lead_time_h']['p95'])} h"),
-        ("OTIF", "-" if k["otif_pct"] is None
-         else f"{k['otif_pct']:.1f}% of {_judged(k['orders'])} orders"),
+        (
+            "lead time mean / p95",
+            f"{_fmt(k['lead_time_h']['mean'])} / {_fmt(k['lead_time_h']['p95'])} h",
+        ),
+        (
+            "OTIF",
+            "-"
+            if k["otif_pct"] is None
+            else f"{k['otif_pct']:.1f}% of {_judged(k['orders'])} orders",
+        ),
         ("WIP mean / max", f"{_fmt(k['wip']['mean'])} / {k['wip']['max']} batches"),
         ("cleaning share", _fmt(k["cleaning_share"], pct=True)),
-        ("energy", f"{_fmt(k['energy_kwh']['total'], digits=0)} kWh "
-                   f"({_fmt(k['energy_kwh']['per_batch'], digits=0)} kWh/batch)"),
+        (
+            "energy",
+            f"{_fmt(k['energy_kwh']['total'], digits=0)} kWh "
+            f"({_fmt(k['energy_kwh']['per_batch'], digits=0)} kWh/batch)",
+        ),
         ("deviations", f"{k['deviations']['total']} {k['deviations']['by_type'] or ''}"),
     ]
     for name, value in rows:
@@ -721,18 +852,26 @@ def show_kpis(k: dict[str, Any]) -> None:
     for col in ("product", "batches", "quantity", "per week"):
         tp.add_column(col, justify="right" if col != "product" else "left")
     for p, d in k["throughput"].items():
-        tp.add_row(p, str(d["batches"]), _fmt(d["quantity"], digits=0),
-                   _fmt(d["per_week"], digits=2))
+        tp.add_row(
+            p, str(d["batches"]), _fmt(d["quantity"], digits=0), _fmt(d["per_week"], digits=2)
+        )
     out.print(tp)
     ut = Table(title="units")
     for col in ("unit", "class", "processing", "cleaning", "down", "OEE", "A", "P", "Q"):
         ut.add_column(col, justify="left" if col in ("unit", "class") else "right")
     for u, o in k["oee"].items():
         s = k["state_share"].get(u, {})
-        ut.add_row(u, o["class"] or "", _fmt(s.get("processing", 0), True),
-                   _fmt(s.get("cleaning", 0), True), _fmt(s.get("down", 0), True),
-                   _fmt(o["oee"], True), _fmt(o["availability"], True),
-                   _fmt(o["performance"], True), _fmt(o["quality"], True))
+        ut.add_row(
+            u,
+            o["class"] or "",
+            _fmt(s.get("processing", 0), True),
+            _fmt(s.get("cleaning", 0), True),
+            _fmt(s.get("down", 0), True),
+            _fmt(o["oee"], True),
+            _fmt(o["availability"], True),
+            _fmt(o["performance"], True),
+            _fmt(o["quality"], True),
+        )
     out.print(ut)
 
 
@@ -758,5 +897,4 @@ def main() -> None:  # pragma: no cover
     app()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+import twin.cli_optimize  # noqa: E402, F401  (registers plan, route, fleet, dash on the app)

@@ -110,6 +110,7 @@ class Unit:
     def reserve(self, req: Request) -> None:
         self.busy = True
         self._epoch += 1
+        self.plant.reserved[(req.batch, req.step)] = (self.name, self.env.now)
 
     # ------------------------------------------------------------------ cleaning
     def _cleaning_needed(self, product: str, now: float) -> tuple[str, object] | None:

@@ -157,7 +157,7 @@ class DaskExecutor(Executor):
                 threads_per_worker=1,
                 processes=processes,
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                silence_logs=logging.CRITICAL,
             )
             self._client = Client(self._cluster)
         else:

@@ -248,10 +248,14 @@ def model_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def fingerprint(scenario: Mapping[str, Any], seed: int) -> str:
-    """What determines a run's results: resolved scenario, seed and model code."""
+def fingerprint(scenario: Mapping[str, Any], seed: int, extra: Any = None) -> str:
+    """What determines a run's results: resolved scenario, seed, model code (and ``extra``,
+    plain data for anything else a run depends on, such as a plan it follows)."""
+    ident: dict[str, Any] = {"scenario": scenario, "seed": seed, "model": model_hash()}
+    if extra is not None:
+        ident["extra"] = extra
     text = json.dumps(
-        {"scenario": scenario, "seed": seed, "model": model_hash()},
+        ident,
         sort_keys=True,
         default=str,
         separators=(",", ":"),

@@ -4,10 +4,15 @@ A :class:`Plan` is a list of operations: batch ``k`` of order ``o`` runs recipe 
 unit ``u`` from ``start`` to ``end`` (hours since the scenario start). The optimizer produces
 plans; the twin only reads them, so ``twin`` never imports ``optimizer``.
 
-:class:`FollowPlan` runs every unit's operations in plan order and never starts one before its
-planned start (unless ``early_start``). Work the plan does not know (replacement batches,
-orders released later) fills gaps: it may take a unit only if the unit has no planned
-operation or the next one is due later than the estimated end of the unplanned work.
+:class:`FollowPlan` runs every unit's operations in plan order. Planned times are processing
+starts: a unit is claimed for its next operation the expected cleaning and setup time before
+it, so processing never starts before the planned start (unless ``early_start``: then each
+unit takes its planned operations in order as soon as the batch is there). Work the plan
+does not know (replacement batches, orders released later) fills gaps: it may take a unit
+only if the unit has no planned operation or the next one is due later than the estimated
+end of the unplanned work. If the whole plant stands still while units wait for released
+batches (a plan crossed by a re-plan or a scrap), the unit takes the planned work due first
+after ``patience`` hours instead of deadlocking.
 
 Re-planning: a :class:`Planner` receives a :class:`Snapshot` of the plant (what is done,
 running and waiting) and returns a new plan for the rest; operations inside the frozen window
@@ -153,9 +158,13 @@ def validate_plan(plan: Plan, scenario: Scenario, source: str = "<plan>") -> Non
 class FollowPlan:
     """Dispatch that executes a plan; see the module docstring."""
 
-    def __init__(self, plan: Plan, early_start: bool = False) -> None:
+    def __init__(self, plan: Plan, early_start: bool = False, patience: float = 24.0) -> None:
         self.early_start = early_start
+        self.patience = patience
         self.plant: Any = None
+        self.overrides = 0
+        self._assigned: set[tuple[str, int]] = set()  # (batch key, step) handed out; kept
+        self._stuck: dict[str, tuple[str, int, float]] = {}  # unit -> (key, step, since)
         self.set_plan(plan)
 
     def set_plan(self, plan: Plan) -> None:
@@ -163,6 +172,7 @@ class FollowPlan:
         self._queue_of: dict[str, list[PlannedOperation]] = plan.by_unit()
         self._planned = {(op.key, op.step) for op in plan.operations}
         self._pos: dict[str, int] = defaultdict(int)
+        self._stuck.clear()
 
     def attach(self, plant: Any) -> None:
         self.plant = plant
@@ -170,13 +180,42 @@ class FollowPlan:
     def _key(self, req: Request) -> str:
         return self.plant.batch_keys[req.batch] if self.plant is not None else ""
 
+    def _lead(self, unit: Unit, req: Request) -> float:
+        """Expected cleaning and setup before processing: the unit is claimed that much before
+        the planned (processing) start."""
+        if self.plant is None:
+            return 0.0
+        step = self.plant.scenario.products[req.product].recipe[req.step]
+        return unit.cleaning_estimate(req.product) + step.setup.mean
+
     def _next_op(self, unit: Unit) -> PlannedOperation | None:
         ops = self._queue_of.get(unit.name, ())
         i = self._pos[unit.name]
-        while i < len(ops) and self.plant is not None and self.plant.is_finished(ops[i].key):
-            i += 1  # the batch was scrapped or finished elsewhere: skip its remaining steps
+        while i < len(ops) and (
+            (ops[i].key, ops[i].step) in self._assigned
+            or (self.plant is not None and self.plant.is_finished(ops[i].key))
+        ):
+            i += 1  # already handed out, or the batch was scrapped: skip
         self._pos[unit.name] = i
         return ops[i] if i < len(ops) else None
+
+    def _stalled(self) -> bool:
+        """Nothing runs anywhere and no unit waits for a batch yet to be released: the units'
+        plans wait on each other (a plan crossed by re-planning or scrap)."""
+        plant = self.plant
+        if plant is None or any(u.busy for u in plant.units):
+            return False
+        for u in plant.units:
+            if u.free:
+                nxt = self._next_op(u)
+                if nxt is not None and nxt.key not in plant.released_keys:
+                    return False
+        return True
+
+    def _take(self, req: Request, unit: Unit) -> tuple[Request, Unit]:
+        self._assigned.add((self._key(req), req.step))
+        self._stuck.pop(unit.name, None)
+        return req, unit
 
     def assign(self, queue: ClassQueue, now: float) -> tuple[Request, Unit] | None:
         waiting = {(self._key(r), r.step): r for r in queue.waiting}
@@ -185,19 +224,43 @@ class FollowPlan:
             if not unit.free:
                 continue
             op = self._next_op(unit)
+            here = False  # the unit's next planned batch is in the queue
             if op is not None:
                 req = waiting.get((op.key, op.step))
                 if req is not None:
-                    if now + 1e-9 >= op.start or self.early_start:
-                        self._pos[unit.name] += 1
-                        return req, unit
-                    wake = op.start if wake is None else min(wake, op.start)
+                    here = True
+                    claim = op.start - self._lead(unit, req)
+                    if now + 1e-9 >= claim or self.early_start:
+                        return self._take(req, unit)
+                    wake = claim if wake is None else min(wake, claim)
             # gap filling with work the plan does not know
             for req in sorted(queue.waiting, key=lambda r: (r.due, r.enqueued, r.seq)):
                 if (self._key(req), req.step) in self._planned:
                     continue
                 if op is None or now + req.planned <= op.start:
-                    return req, unit
+                    return self._take(req, unit)
+            if op is None or here or not queue.waiting:
+                continue
+            # the unit waits for a batch that is not here while others are. If the whole
+            # plant stands still for ``patience`` hours, the plan can no longer be followed
+            # (e.g. orders crossed by a re-plan): take the planned work due first instead
+            # (counted in ``overrides``) rather than deadlock
+            key = (op.key, op.step)
+            since = self._stuck.get(unit.name)
+            if since is None or since[:2] != key:
+                self._stuck[unit.name] = (*key, now)
+                since = self._stuck[unit.name]
+            stalled = self._stalled()
+            if stalled and now >= since[2] + self.patience - 1e-9:
+                starts = {(o.key, o.step): o.start for o in self.plan.operations}
+                req = min(
+                    queue.waiting,
+                    key=lambda r: (starts.get((self._key(r), r.step), math.inf), r.seq),
+                )
+                self.overrides += 1
+                return self._take(req, unit)
+            t = max(since[2], now) + self.patience
+            wake = t if wake is None else min(wake, t)
         if wake is not None:
             queue.wake_at(wake)
         return None
@@ -248,6 +311,10 @@ def build_snapshot(plant: Any, current: Plan | None = None) -> Snapshot:
         order, idx = plant.batch_keys[b].rsplit("/", 1)
         done.append(PlannedOperation(order, int(idx), s_, u, st, float(t[i])))
         last_done[b] = max(last_done.get(b, -1), s_)
+    for (b, s_), (u, t_res) in plant.reserved.items():
+        # a unit claimed for this step is cleaning, setting up or waiting for staff
+        if (b, s_) not in started and last_done.get(b, -1) < s_:
+            started[(b, s_)] = (max(t_res, now), u)
     running = []
     free_at = {u.name: now for u in plant.units}
     sc = plant.scenario
@@ -274,7 +341,8 @@ class Replanner:
     """Calls a planner at chosen events and hands the new plan to the FollowPlan policy.
 
     Operations of the current plan that start within ``freeze`` hours of the trigger keep
-    their unit and place (the frozen window); the planner's plan replaces the rest.
+    their unit and place (the frozen window); the planner's plan replaces the rest of what it
+    covers; planned work it does not cover (batches not released yet) keeps its old slot.
     """
 
     def __init__(
@@ -328,13 +396,28 @@ class Replanner:
         old = self.policy.plan
         snap = build_snapshot(plant, old)
         new = self.planner.plan(plant.scenario, snap)
+        started = {(op.key, op.step) for op in (*snap.done, *snap.running)}
+
+        def open_op(op: PlannedOperation) -> bool:
+            return (op.key, op.step) not in started and not plant.is_finished(op.key)
+
+        done_steps = {(op.key, op.step) for op in snap.done}
+
+        def ready(op: PlannedOperation) -> bool:  # its previous step is done
+            return op.step == 0 or (op.key, op.step - 1) in done_steps
+
         frozen = [
             op
             for op in old.operations
-            if op.start <= now + self.freeze and not plant.is_finished(op.key)
+            if self.freeze > 0 and op.start <= now + self.freeze and open_op(op) and ready(op)
         ]
         fixed = {(op.key, op.step) for op in frozen}
-        ops = frozen + [op for op in new.operations if (op.key, op.step) not in fixed]
+        ops = frozen + [
+            op for op in new.operations if (op.key, op.step) not in fixed and open_op(op)
+        ]
+        covered = {(op.key, op.step) for op in ops}
+        # work the planner did not cover (e.g. batches not released yet) keeps its old slot
+        ops += [op for op in old.operations if (op.key, op.step) not in covered and open_op(op)]
         plan = Plan(tuple(ops), created_at=now, meta={**new.meta, "trigger": reason})
         self.policy.set_plan(plan)
         self.count += 1

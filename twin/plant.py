@@ -112,7 +112,9 @@ class Plant:
         self._next_batch = 0
         self.batch_keys: dict[int, str] = {}  # batch id -> "order/index" (stable across runs)
         self.finished_keys: set[str] = set()
+        self.released_keys: set[str] = set()
         self.product_of: dict[int, str] = {}
+        self.reserved: dict[tuple[int, int], tuple[str, float]] = {}  # (batch, step) -> unit, t
         self.size_of: dict[int, float] = {}
         self.open_batches = 0
         self.orders = generate_orders(scenario, seed, replication)
@@ -207,6 +209,7 @@ class Plant:
         o = state.order
         state.made += 1
         self.batch_keys[self._next_batch] = f"{o.id}/{state.made}"
+        self.released_keys.add(f"{o.id}/{state.made}")
         self.product_of[self._next_batch] = o.product
         self.size_of[self._next_batch] = size
         batch = Batch(
@@ -242,6 +245,9 @@ class Plant:
 
     def scrap(self, batch: Batch, step: int, reason: str) -> None:
         self.finished_keys.add(self.batch_keys[batch.id])
+        if hasattr(self.policy, "set_plan"):  # a plan may have units waiting for this batch
+            for queue in self.queues.values():
+                queue.dispatch()
         log = self.log
         log.emit(
             K_SCRAP,

@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import math
 import os
 import platform
 import re
@@ -182,13 +183,21 @@ def to_yaml(data: dict[str, Any]) -> str:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=1, default=_json_default), encoding="utf-8")
+    path.write_text(json.dumps(_finite(data), indent=1, allow_nan=False), encoding="utf-8")
 
 
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+def _finite(obj: Any) -> Any:
+    """Plain JSON data: numpy scalars as Python numbers, NaN and infinities as null (strict
+    JSON, which DuckDB requires)."""
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, str | bytes):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 @dataclass(frozen=True)
@@ -300,9 +309,10 @@ class Store:
         if meta.get("replications", 0) >= replications:
             return
         meta["replications"] = replications
-        tmp = path.with_name(f"{RUN_FILE}.{os.getpid()}-{secrets.token_hex(4)}")
-        _write_json(tmp, meta)
-        os.replace(tmp, path)
+        tmp = self._tmp("tmpmeta")
+        _write_json(tmp / RUN_FILE, meta)
+        os.replace(tmp / RUN_FILE, path)
+        tmp.rmdir()
 
     def save(self, run_id: str, result: TaskResult) -> bool:
         """Store one replication (a worker's result) atomically; False if the run had it."""

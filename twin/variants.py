@@ -53,10 +53,11 @@ class Override:
     text: str
     path: tuple[Segment, ...]
     value: Any
+    option: str = "--set"
 
     @property
     def source(self) -> str:
-        return f"--set {self.text}"
+        return f"{self.option} {self.text}"
 
     @property
     def dotted(self) -> str:
@@ -138,7 +139,7 @@ def parse_override(text: str, option: str = "--set") -> Override:
         raise ScenarioError(source, "", text, "dotted.path=value, e.g. units.press_1.count=2")
     path = _parse_path(path_text.strip(), source)
     return Override(
-        f"{_format_path(path)}={value_text.strip()}", path, _parse_value(value_text, source)
+        f"{_format_path(path)}={value_text.strip()}", path, _parse_value(value_text, source), option
     )
 
 
@@ -155,7 +156,7 @@ def parse_grid(text: str) -> list[Override]:
     if not any(values):
         raise ScenarioError(source, _format_path(path), values_text, "at least one value")
     dotted = _format_path(path)
-    return [Override(f"{dotted}={v}", path, _parse_value(v, source)) for v in values]
+    return [Override(f"{dotted}={v}", path, _parse_value(v, source), "--grid") for v in values]
 
 
 def parse_point(text: str) -> list[Override]:

@@ -9,7 +9,7 @@ import yaml
 
 from ..conftest import SCENARIOS
 
-TWIN = [sys.executable, "-m", "twin.cli"]
+TWIN = [sys.executable, "-m", "twin"]
 
 
 def twin(*args, cwd=None):

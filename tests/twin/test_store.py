@@ -306,3 +306,17 @@ def test_sigkill_mid_sweep_then_resume(tmp_path):
     assert _assert_complete(store) == 30
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # not rewritten
     assert all(i.complete for i in store.runs())
+
+
+def test_non_finite_kpis_are_stored_as_null(tmp_path):
+    import dataclasses
+
+    store = Store(tmp_path)
+    var = resolve(MM1, overrides=SHORT_MM1)
+    [vr] = run_experiment([var], seed=1, replications=1, store=store)
+    res = run_task(Task(vr.key, var.data(), 1, 1))
+    odd = {**res.kpis, "ratio": float("nan"), "peak": float("inf")}
+    store.save(vr.run_id, dataclasses.replace(res, kpis=odd))
+    assert store.kpis(vr.run_id)[1]["ratio"] is None
+    names = store.query("SELECT DISTINCT kpi FROM kpis").column("kpi").to_pylist()
+    assert "otif_pct" in names and "ratio" not in names

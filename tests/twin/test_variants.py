@@ -198,7 +198,7 @@ def test_point_needs_assignments():
 
 def test_resolve_many_validates_every_point_first():
     pts = sweep_points(["units.press_1.count=1,0"], [])
-    with pytest.raises(ScenarioError, match=r"--set units.press_1.count=0"):
+    with pytest.raises(ScenarioError, match=r"--grid units.press_1.count=0"):
         resolve_many(TINY, pts)
 
 

@@ -1,0 +1,27 @@
+"""What a page needs from the running app, read from the Flask config of the current request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import flask
+
+if TYPE_CHECKING:
+    from dashboard.jobs import Jobs
+
+CONFIG_STORE = "PHARMATWIN_STORE"
+CONFIG_SCENARIOS = "PHARMATWIN_SCENARIOS"
+CONFIG_JOBS = "PHARMATWIN_JOBS"
+
+
+def store_root() -> str:
+    return flask.current_app.config[CONFIG_STORE]
+
+
+def scenarios_dir() -> Path:
+    return Path(flask.current_app.config[CONFIG_SCENARIOS])
+
+
+def jobs() -> Jobs:
+    return flask.current_app.config[CONFIG_JOBS]

@@ -1,0 +1,64 @@
+"""Component ids of the dashboard, in one place (pages and tests refer to these constants)."""
+
+# shell (app.py)
+NAV = "nav"
+
+# runs page
+RUNS_TABLE = "runs-table"
+RUNS_REFRESH = "runs-refresh"
+RUNS_PLAY = "runs-play"
+RUNS_COMPARE = "runs-compare"
+RUNS_DELETE = "runs-delete"
+RUNS_CONFIRM = "runs-confirm"
+RUNS_MESSAGE = "runs-message"
+RUNS_POLL = "runs-poll"
+
+# playback page
+PB_RUN = "pb-run"
+PB_REP = "pb-rep"
+PB_LAYOUT = "pb-layout"
+PB_GANTT = "pb-gantt"
+PB_SERIES = "pb-series"
+PB_SLIDER = "pb-slider"
+PB_TIME = "pb-time"
+PB_CLOCK = "pb-clock"
+PB_PLAY = "pb-play"
+PB_TICK = "pb-tick"
+PB_SPEED = "pb-speed"
+PB_KIND = "pb-kind"
+PB_PREV = "pb-prev"
+PB_NEXT = "pb-next"
+PB_KPIS = "pb-kpis"
+PB_EVENTS = "pb-events"
+PB_SPAN = "pb-span"
+PB_ERROR = "pb-error"
+PB_FRAME = "pb-frame"
+PB_DRAWN = "pb-drawn"
+
+# compare page
+CMP_RUNS = "cmp-runs"
+CMP_KPIS = "cmp-kpis"
+CMP_TABLE = "cmp-table"
+CMP_DIST = "cmp-dist"
+CMP_UTIL = "cmp-util"
+CMP_GANTT = "cmp-gantt"
+CMP_NOTE = "cmp-note"
+
+# what-if page
+WI_BASE = "wi-base"
+WI_UPLOAD = "wi-upload"
+WI_UPLOADED = "wi-uploaded"
+WI_ERROR = "wi-error"
+WI_FORM = "wi-form"
+WI_UNIT = "wi-unit"  # pattern-matching type: {"type": WI_UNIT, "index": unit spec id}
+WI_STAFF = "wi-staff"  # {"type": WI_STAFF, "index": staff pool}
+WI_FLEET = "wi-fleet"
+WI_MTBF = "wi-mtbf"
+WI_VOLUME = "wi-volume"
+WI_DISPATCH = "wi-dispatch"
+WI_PLAN = "wi-plan"
+WI_REPS = "wi-reps"
+WI_SEED = "wi-seed"
+WI_LAUNCH = "wi-launch"
+WI_JOBS = "wi-jobs"
+WI_POLL = "wi-poll"

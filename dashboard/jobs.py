@@ -1,0 +1,91 @@
+"""Background what-if runs: each job runs an experiment in a thread of the server, on the
+experiment executors (in this process for one replication, else a local process pool), saves
+every replication to the run store as it finishes and reports its progress."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from twin.executors import Executor, InProcess, LocalPool, cpu_count
+from twin.experiment import Experiment
+from twin.store import Store
+from twin.variants import Variant
+
+__all__ = ["Job", "Jobs"]
+
+
+@dataclass
+class Job:
+    id: int
+    label: str
+    replications: int
+    done: int = 0
+    total: int = 0
+    state: str = "queued"  # queued | running | done | failed
+    run_id: str | None = None
+    error: str | None = None
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+
+
+class Jobs:
+    """The what-if jobs of one dashboard (one store)."""
+
+    def __init__(self, root: str, max_workers: int | None = None) -> None:
+        self.root = root
+        self.max_workers = max_workers or cpu_count()
+        self._lock = threading.Lock()
+        self._jobs: dict[int, Job] = {}
+        self._ids = itertools.count(1)
+        self._one_at_a_time = threading.Semaphore(1)
+
+    def submit(self, variant: Variant, seed: int, replications: int) -> int:
+        """Start a job; returns its id at once."""
+        job = Job(next(self._ids), variant.name or "base", replications)
+        with self._lock:
+            self._jobs[job.id] = job
+        threading.Thread(
+            target=self._run,
+            args=(job, variant, seed, replications),
+            daemon=True,
+            name=f"what-if-{job.id}",
+        ).start()
+        return job.id
+
+    def _executor(self, replications: int) -> Executor:
+        workers = min(replications, self.max_workers)
+        return InProcess() if workers <= 1 else LocalPool(workers)
+
+    def _run(self, job: Job, variant: Variant, seed: int, replications: int) -> None:
+        def progress(done: int, total: int) -> None:
+            with self._lock:
+                job.done, job.total = done, total
+
+        with self._one_at_a_time:
+            try:
+                exp = Experiment([variant], seed, replications, store=Store(self.root))
+                with self._lock:
+                    job.state, job.total = "running", exp.total
+                with self._executor(len(exp.pending)) as ex:
+                    result = exp.run(ex, progress)
+                with self._lock:
+                    job.run_id = result[0].run_id
+                    job.state = "done"
+            except Exception as exc:  # shown on the page; the server keeps running
+                with self._lock:
+                    job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            finally:
+                job.finished = time.time()
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every job, newest first, as plain data."""
+        with self._lock:
+            return [asdict(j) for j in sorted(self._jobs.values(), key=lambda j: -j.id)]
+
+    def running(self) -> bool:
+        with self._lock:
+            return any(j.state in ("queued", "running") for j in self._jobs.values())

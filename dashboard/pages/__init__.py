@@ -1,0 +1,1 @@
+"""Dashboard pages; Dash imports each module and it registers itself."""

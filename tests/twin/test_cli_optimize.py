@@ -1,0 +1,69 @@
+"""The optimizer commands as a user meets them: plan, route, run --plan, bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ..conftest import SCENARIOS, SHARED
+
+TWIN = [sys.executable, "-m", "twin"]
+JOBSHOP = SHARED / "benchmarks" / "jobshop"
+VRPTW = SHARED / "benchmarks" / "vrptw"
+
+
+def twin(*args):
+    return subprocess.run([*TWIN, *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.solver
+@pytest.mark.skipif(not JOBSHOP.exists(), reason="shared benchmarks not present")
+def test_plan_jobshop_instance_json():
+    r = twin("plan", "--format", "jsplib", str(JOBSHOP / "ft06.txt"), "--time-limit", "10", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["makespan"] == 55 and d["lower_bound"] == 55 and d["status"] == "optimal"
+    assert d["seconds"] <= 11
+
+
+@pytest.mark.skipif(not JOBSHOP.exists(), reason="shared benchmarks not present")
+def test_plan_bad_instance_and_bad_solver_exit_2(tmp_path):
+    r = twin("plan", "--format", "fjsp", str(JOBSHOP / "ft06.txt"), "--time-limit", "5")
+    assert r.returncode == 2 and "line" in r.stderr and "Traceback" not in r.stderr
+    r = twin("plan", "--format", "jsplib", str(JOBSHOP / "ft06.txt"), "--solver", "nosuchsolver")
+    assert r.returncode == 2 and "nosuchsolver" in r.stderr and "Traceback" not in r.stderr
+    r = twin("plan", "--format", "xml", str(JOBSHOP / "ft06.txt"))
+    assert r.returncode == 2 and "--format" in r.stderr
+
+
+@pytest.mark.solver
+@pytest.mark.skipif(not VRPTW.exists(), reason="shared benchmarks not present")
+def test_route_vrplib_json():
+    r = twin("route", "--format", "vrplib", str(VRPTW / "C101_25.vrp"), "--time-limit", "20", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["distance"] == pytest.approx(191.3) and d["vehicles"] >= 1
+
+
+@pytest.mark.solver
+def test_plan_scenario_then_run_it(tmp_path):
+    plan = tmp_path / "plan.json"
+    r = twin("plan", str(SCENARIOS / "tiny.yaml"), "--time-limit", "3", "--out", str(plan), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(plan.read_text())["operations"]
+    r = twin("run", str(SCENARIOS / "tiny.yaml"), "--plan", str(plan), "--json")
+    assert r.returncode == 0, r.stderr
+    adh = json.loads(r.stdout)["plan"]
+    assert adh["operations_started"] == adh["operations_planned"] > 0
+
+
+def test_run_plan_bad_input_exit_2(tmp_path):
+    bad = tmp_path / "plan.json"
+    bad.write_text(json.dumps({"operations": [{"order": "o1", "batch": 1, "step": 0, "unit": "nope", "start": 0, "end": 1}]}))
+    r = twin("run", str(SCENARIOS / "tiny.yaml"), "--plan", str(bad))
+    assert r.returncode == 2 and "operations[0].unit" in r.stderr and "Traceback" not in r.stderr
+    r = twin("run", str(SCENARIOS / "tiny.yaml"), "--replan-on", "breakdown")
+    assert r.returncode == 2 and "--plan" in r.stderr
+    r = twin("run", str(SCENARIOS / "tiny.yaml"), "--plan", "auto", "--replan-on", "earthquake")
+    assert r.returncode == 2 and "earthquake" in r.stderr

@@ -1,0 +1,5 @@
+"""``python -m twin`` is the ``twin`` command."""
+
+from twin.cli import main
+
+main()
