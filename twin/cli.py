@@ -873,6 +873,38 @@ def show_kpis(k: dict[str, Any]) -> None:
             _fmt(o["quality"], True),
         )
     out.print(ut)
+    _show_flow(k)
+
+
+def _show_flow(k: dict[str, Any]) -> None:
+    """Material-flow KPIs, when the scenario has materials or a fleet."""
+    t, m = k.get("transport"), k.get("materials")
+    if not t and not m:
+        return
+    flow = Table(title="material flow", show_header=False)
+    if t:
+        w = t["wait_h"]
+        flow.add_row("transport requests served", f"{t['served']} of {t['requests']}")
+        flow.add_row(
+            "transport wait mean / p95",
+            f"{_fmt(None if w['mean'] is None else 60 * w['mean'])} / "
+            f"{_fmt(None if w['p95'] is None else 60 * w['p95'])} min",
+        )
+        flow.add_row("AGV distance", f"{t['distance_m'] / 1000:,.0f} km")
+        flow.add_row("AGV utilisation", _fmt(t["utilisation"], pct=True))
+        flow.add_row(
+            "traffic waits",
+            f"{t['traffic_waits']['count']} ({_fmt(t['traffic_waits']['hours'])} h)",
+        )
+    if m:
+        starve = m.get("starvation_h") or {}
+        top = sorted(starve.items(), key=lambda kv: -kv[1])[:3]
+        flow.add_row(
+            "starvation (batch-hours)", ", ".join(f"{mat} {h:,.0f}" for mat, h in top) or "none"
+        )
+        flow.add_row("stockouts", str(m["stockouts"]["count"]))
+        flow.add_row("expired lots", str(m["expired_lots"]["count"]))
+    out.print(flow)
 
 
 @app.command()

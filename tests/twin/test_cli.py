@@ -62,3 +62,10 @@ def test_run_table_output():
     assert r.returncode == 0, r.stderr
     for word in ("OTIF", "lead time", "throughput", "OEE", "gran_1"):
         assert word in r.stdout
+
+
+def test_run_table_shows_material_flow():
+    r = twin("run", str(SCENARIOS / "osd_plant.yaml"), "--seed", "2")
+    assert r.returncode == 0, r.stderr
+    for word in ("material flow", "transport wait", "AGV distance", "stockouts"):
+        assert word in r.stdout
