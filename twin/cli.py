@@ -215,12 +215,33 @@ def run(
             raise UserError(
                 "--out: writes one run; with --replications runs go to the store (--store)"
             )
-        if plan_file or replan_on or replan_every or early_start:
-            raise UserError("--plan: not yet combined with --replications; run seeds one by one")
         variant = resolve(scenario, overrides=overrides)
+        sc, options = _plan_options(
+            variant.scenario,
+            seed,
+            plan_file,
+            replan_on,
+            replan_every,
+            freeze,
+            replan_time_limit,
+            early_start,
+        )
+        if sc is not variant.scenario:
+            variant = dataclasses.replace(variant, scenario=sc)
+        if options.get("plan") is not None:
+            options["plan"] = options["plan"].to_dict()
         store = _store(store_dir, no_store)
         [result] = _experiment(
-            [variant], seed, replications, store, fresh, workers, dask, connect_timeout, as_json
+            [variant],
+            seed,
+            replications,
+            store,
+            fresh,
+            workers,
+            dask,
+            connect_timeout,
+            as_json,
+            options,
         )
         names = _kpi_names([result], kpis)
         summary = result_summary(result, names)
@@ -236,7 +257,7 @@ def run(
 
     variant = resolve(scenario, overrides=overrides)
     sc = variant.scenario
-    plan_options = _plan_options(
+    sc, plan_options = _plan_options(
         sc, seed, plan_file, replan_on, replan_every, freeze, replan_time_limit, early_start
     )
     horizon = sc.simulation.horizon
@@ -616,8 +637,14 @@ def _plan_options(
     freeze: str,
     time_limit: float,
     early_start: bool,
-) -> dict[str, Any]:
-    """simulate() keyword arguments for --plan and the re-planning options."""
+) -> tuple[Any, dict[str, Any]]:
+    """The scenario to run and simulate() keyword arguments for --plan and re-planning.
+
+    A plan names the orders it was made for, so a scenario that generates orders runs with
+    those orders fixed (the ones released before the plan's horizon, generated with the plan's
+    seed): every replication then executes the same orders, with its own random durations,
+    failures and rejects.
+    """
     from twin.units import parse_duration
 
     def hours(option: str, value: str) -> float:
@@ -631,7 +658,7 @@ def _plan_options(
             raise UserError(
                 "--replan-on/--replan-every/--early-start: need --plan FILE or --plan auto"
             )
-        return {}
+        return sc, {}
     events = tuple(e.strip() for e in (replan_on or "").split(",") if e.strip())
     for e in events:
         if e not in REPLAN_EVENTS:
@@ -639,27 +666,31 @@ def _plan_options(
                 f"--replan-on: bad value {e!r}: expected a comma list of: "
                 f"{', '.join(REPLAN_EVENTS)}"
             )
+    from optimizer.plan_commands import ApsPlanner, plan_scenario, scenario_for_horizon
+
     options: dict[str, Any] = {"early_start": early_start, "freeze": hours("--freeze", freeze)}
     every = hours("--replan-every", replan_every) if replan_every else None
     if plan_file == "auto":
-        from optimizer.plan_commands import plan_scenario
-
+        if sc.order_generator is not None:
+            sc = scenario_for_horizon(sc, sc.simulation.horizon, seed)
         with err.status(f"planning {sc.name} ({time_limit:g} s)"):
             options["plan"], _ = plan_scenario(sc, None, time_limit, seed=seed)
     else:
         from twin.plan import load_plan, validate_plan
 
-        options["plan"] = load_plan(plan_file)
-        validate_plan(options["plan"], sc, plan_file)
+        plan = load_plan(plan_file)
+        horizon, plan_seed = plan.meta.get("horizon_hours"), plan.meta.get("seed", seed)
+        if horizon is not None or sc.order_generator is not None:
+            sc = scenario_for_horizon(sc, horizon or sc.simulation.horizon, int(plan_seed))
+        validate_plan(plan, sc, plan_file)
+        options["plan"] = plan
     if events or every:
-        from optimizer.plan_commands import ApsPlanner
-
         options.update(
             planner=ApsPlanner(time_limit=time_limit, seed=seed),
             replan_on=events,
             replan_every=every,
         )
-    return options
+    return sc, options
 
 
 def _store(store_dir: Path | None, no_store: bool) -> Any:
@@ -682,13 +713,14 @@ def _experiment(
     dask: str | None,
     timeout: float,
     quiet: bool,
+    options: dict[str, Any] | None = None,
 ) -> list[Any]:
     """Plan, start the executor (only if something is left to simulate) and run, with a
     progress bar on stderr unless ``quiet``."""
     from twin.executors import cpu_count, make_executor
     from twin.experiment import Experiment
 
-    exp = Experiment(variants, seed, replications, store, fresh)
+    exp = Experiment(variants, seed, replications, store, fresh, options)
     pending = len(exp.pending)
     if pending == 0:
         return exp.run()

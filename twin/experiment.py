@@ -17,6 +17,7 @@ already holds (so an interrupted sweep resumes where it stopped).
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import hashlib
@@ -273,6 +274,7 @@ class Task:
     seed: int
     replication: int
     keep_events: bool = True
+    options: dict[str, Any] | None = None  # simulate() options: plan (as data), planner, ...
 
 
 @dataclass(frozen=True)
@@ -301,10 +303,42 @@ def _ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def sim_kwargs(options: Mapping[str, Any] | None, replication: int = 0) -> dict[str, Any]:
+    """simulate() keyword arguments from a task's options: the plan travels as plain data,
+    a planner that knows replications is told which one it plans for."""
+    if not options:
+        return {}
+    from twin.plan import plan_from_dict
+
+    kwargs = dict(options)
+    if kwargs.get("plan") is not None:
+        kwargs["plan"] = plan_from_dict(kwargs["plan"], "<task plan>")
+    planner = kwargs.get("planner")
+    if (
+        planner is not None
+        and dataclasses.is_dataclass(planner)
+        and hasattr(planner, "replication")
+    ):
+        kwargs["planner"] = dataclasses.replace(planner, replication=replication)
+    return kwargs
+
+
+def options_ident(options: Mapping[str, Any] | None) -> Any:
+    """Plain data identifying simulate() options, for the run fingerprint."""
+    if not options:
+        return None
+    return {k: (repr(v) if k == "planner" else v) for k, v in sorted(options.items())}
+
+
 def run_task(task: Task) -> TaskResult:
     """Simulate one replication (in whatever process the executor chose)."""
     scenario = load_dict(task.scenario, source=f"<task {task.key[:8]}>")
-    run = simulate(scenario, seed=task.seed, replication=task.replication)
+    run = simulate(
+        scenario,
+        seed=task.seed,
+        replication=task.replication,
+        **sim_kwargs(task.options, task.replication),
+    )
     return TaskResult(
         key=task.key,
         seed=task.seed,
@@ -350,6 +384,7 @@ class Experiment:
         replications: int = 1,
         store: Store | None = None,
         fresh: bool = False,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         if replications < 1:
             raise ExperimentError(f"--replications: bad value {replications}: expected at least 1")
@@ -358,7 +393,9 @@ class Experiment:
         self.variants = list(variants)
         self.seed, self.replications, self.store = seed, replications, store
         self._data = [v.data() for v in self.variants]
-        self._keys = [fingerprint(d, seed) for d in self._data]
+        self.options = dict(options) if options else None
+        extra = options_ident(self.options)
+        self._keys = [fingerprint(d, seed, extra) for d in self._data]
         self._first: dict[str, int] = {}  # key -> first variant with it
         for i, k in enumerate(self._keys):
             self._first.setdefault(k, i)
@@ -384,7 +421,7 @@ class Experiment:
         has the same replications of every variant)."""
         keep = self.store is not None
         return [
-            Task(k, self._data[i], self.seed, r, keep_events=keep)
+            Task(k, self._data[i], self.seed, r, keep_events=keep, options=self.options)
             for r in range(self.replications)
             for k, i in self._first.items()
             if r not in self._done[k]

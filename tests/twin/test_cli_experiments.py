@@ -92,7 +92,7 @@ def test_run_replications_without_store(tmp_path, monkeypatch):
         (["run", TINY, "-n", "0"], ["--replications"]),
         (["run", TINY, "-n", "2", "--out", "x"], ["--out"]),
         (["run", TINY, "-n", "2", "--workers", "0"], ["--workers"]),
-        (["run", TINY, "-n", "2", "--plan", "auto"], ["--plan", "--replications"]),
+        (["run", TINY, "-n", "2", "--plan", "no_such_plan.json"], ["no_such_plan.json", "no such file"]),
         (["run", TINY, "-n", "2", "--dask", "tcp://127.0.0.1:1", "--connect-timeout", "0.5"],
          ["cannot reach a Dask scheduler", "dask scheduler"]),
     ],

@@ -67,3 +67,16 @@ def test_run_plan_bad_input_exit_2(tmp_path):
     assert r.returncode == 2 and "--plan" in r.stderr
     r = twin("run", str(SCENARIOS / "tiny.yaml"), "--plan", "auto", "--replan-on", "earthquake")
     assert r.returncode == 2 and "earthquake" in r.stderr
+
+
+@pytest.mark.solver
+def test_plan_over_replications_gives_on_time_probabilities(tmp_path):
+    plan = tmp_path / "plan.json"
+    assert twin("plan", str(SCENARIOS / "tiny.yaml"), "--time-limit", "2", "--out", str(plan)).returncode == 0
+    r = twin("run", str(SCENARIOS / "tiny.yaml"), "--plan", str(plan), "-n", "3", "--no-store",
+             "--workers", "1", "--json", "--kpi", "plan.order_on_time.*")
+    assert r.returncode == 0, r.stderr
+    kpis = json.loads(r.stdout)["kpis"]
+    assert set(kpis) == {f"plan.order_on_time.o{i}" for i in range(1, 6)}
+    for v in kpis.values():
+        assert 0.0 <= v["mean"] <= 1.0 and v["n"] == 3
