@@ -110,7 +110,8 @@ class Unit:
     def reserve(self, req: Request) -> None:
         self.busy = True
         self._epoch += 1
-        self.plant.reserved[(req.batch, req.step)] = (self.name, self.env.now)
+        if self.plant.tracks_plan:
+            self.plant.reserved[(req.batch, req.step)] = (self.name, self.env.now)
 
     # ------------------------------------------------------------------ cleaning
     def _cleaning_needed(self, product: str, now: float) -> tuple[str, object] | None:

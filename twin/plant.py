@@ -110,6 +110,9 @@ class Plant:
         self.units: list[Unit] = []
         self._orders: dict[str, _OrderState] = {}
         self._next_batch = 0
+        # bookkeeping for plans (FollowPlan, re-planning snapshots) only: a run without a plan
+        # keeps none of it, so a year of batches costs no memory here
+        self.tracks_plan = hasattr(self.policy, "set_plan")
         self.batch_keys: dict[int, str] = {}  # batch id -> "order/index" (stable across runs)
         self.finished_keys: set[str] = set()
         self.released_keys: set[str] = set()
@@ -208,10 +211,12 @@ class Plant:
     def _start_batch(self, state: _OrderState, size: float) -> None:
         o = state.order
         state.made += 1
-        self.batch_keys[self._next_batch] = f"{o.id}/{state.made}"
-        self.released_keys.add(f"{o.id}/{state.made}")
-        self.product_of[self._next_batch] = o.product
-        self.size_of[self._next_batch] = size
+        if self.tracks_plan:
+            key = f"{o.id}/{state.made}"
+            self.batch_keys[self._next_batch] = key
+            self.released_keys.add(key)
+            self.product_of[self._next_batch] = o.product
+            self.size_of[self._next_batch] = size
         batch = Batch(
             self._next_batch,
             o.id,
@@ -230,7 +235,8 @@ class Plant:
         return key in self.finished_keys
 
     def batch_released(self, batch: Batch) -> None:
-        self.finished_keys.add(self.batch_keys[batch.id])
+        if self.tracks_plan:
+            self.finished_keys.add(self.batch_keys[batch.id])
         state = self._orders[batch.order]
         state.released += 1
         self.open_batches -= 1
@@ -244,8 +250,8 @@ class Plant:
         self._check_done()
 
     def scrap(self, batch: Batch, step: int, reason: str) -> None:
-        self.finished_keys.add(self.batch_keys[batch.id])
-        if hasattr(self.policy, "set_plan"):  # a plan may have units waiting for this batch
+        if self.tracks_plan:  # a plan may have units waiting for this batch
+            self.finished_keys.add(self.batch_keys[batch.id])
             for queue in self.queues.values():
                 queue.dispatch()
         log = self.log
