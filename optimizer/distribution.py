@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-import types
-import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,7 +30,7 @@ from pydantic import (
 )
 
 from optimizer.routing import Customer, Depot, RoutingData, VehicleType
-from twin.scenario import ScenarioError, read_yaml
+from twin.scenario import ScenarioError, read_yaml, validation_error
 
 __all__ = ["DistributionScenario", "load", "load_dict", "parse_time_of_day", "to_routing_data"]
 
@@ -152,7 +150,7 @@ def load_dict(data: dict[str, Any], source: str = "<distribution>") -> Distribut
     try:
         scenario = DistributionScenario.model_validate(data)
     except ValidationError as exc:
-        raise _from_pydantic(exc, source) from None
+        raise validation_error(exc, source, DistributionScenario) from None
     _check_references(scenario, source)
     return scenario
 
@@ -264,66 +262,3 @@ def _straight_km(a: _Site, b: _Site) -> float:
         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     )
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-# ------------------------------------------------------------------ validation messages
-def _from_pydantic(exc: ValidationError, source: str) -> ScenarioError:
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(err["loc"])
-    path = _loc_to_path(loc)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc)
-        expected = "unknown key" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
-        return ScenarioError(source, path, loc[-1], expected)
-    if kind == "missing":
-        return ScenarioError(source, path, None, "required key is missing")
-    msg = err["msg"].removeprefix("Value error, ")
-    expected = msg[0].lower() + msg[1:] if msg else "a valid value"
-    if not expected.startswith("expected"):
-        expected = "expected: " + expected
-    return ScenarioError(source, path, err.get("input"), expected)
-
-
-def _loc_to_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif str(part).startswith(("function-", "union[", "tagged-union[", "constrained-")):
-            continue
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str] | None:
-    """The keys allowed where an unknown key was found (walks the model types)."""
-    tp: Any = DistributionScenario
-    for part in loc[:-1]:
-        tp = _unwrap(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            if part not in tp.model_fields:
-                return None
-            tp = tp.model_fields[part].annotation
-        elif typing.get_origin(tp) in (dict, tuple):
-            args = typing.get_args(tp)
-            tp = args[-1] if typing.get_origin(tp) is dict else args[0]
-        else:
-            return None
-    tp = _unwrap(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return list(tp.model_fields)
-    return None
-
-
-def _unwrap(tp: Any) -> Any:
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            tp = args[0]
-        else:
-            return tp

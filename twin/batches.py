@@ -60,6 +60,32 @@ class Batch:
     rng: random.Random
 
 
+def _hold_wait(env, log, event, deadline: float, batch: Batch, step: int):
+    """Process: wait for ``event``; if the hold-time ``deadline`` passes first, record the
+    deviation at that moment. Returns whether the hold time ran out."""
+    if event.triggered or deadline == math.inf:
+        return False
+    yield event | env.timeout(max(0.0, deadline - env.now))
+    if event.triggered:
+        return False
+    log.emit(
+        K_DEVIATION,
+        batch=batch.id,
+        order=log.code(batch.order),
+        product=log.code(batch.product),
+        step=step,
+        state=log.code("hold_time"),
+        value=0.0,
+    )
+    return True
+
+
+def _scrap_on_hold(plant: Plant, batch: Batch, step: int, held: Unit | None) -> None:
+    if held is not None:
+        held.release()
+    plant.scrap(batch, step, "hold_time")
+
+
 def run_batch(plant: Plant, batch: Batch):
     """The SimPy process of one batch."""
     env, log = plant.env, plant.log
@@ -84,25 +110,12 @@ def run_batch(plant: Plant, batch: Batch):
         while True:
             if needs:  # wait until the materials are there before queueing for a unit
                 ready = inventory.wait_for(batch.id, i, needs)
-                if not ready.triggered and deadline < math.inf and not hold_flagged:
-                    yield ready | env.timeout(max(0.0, deadline - env.now))
-                    if not ready.triggered:
-                        hold_flagged = True
-                        log.emit(
-                            K_DEVIATION,
-                            batch=batch.id,
-                            order=order_c,
-                            product=product_c,
-                            step=i,
-                            state=log.code("hold_time"),
-                            value=0.0,
-                        )
-                        if hold_policy == "scrap":
-                            inventory.cancel_wait(ready)
-                            if held is not None:
-                                held.release()
-                            plant.scrap(batch, i, "hold_time")
-                            return
+                if not hold_flagged:
+                    hold_flagged = yield from _hold_wait(env, log, ready, deadline, batch, i)
+                    if hold_flagged and hold_policy == "scrap":
+                        inventory.cancel_wait(ready)
+                        _scrap_on_hold(plant, batch, i, held)
+                        return
                 if not ready.triggered:
                     yield ready
             req = queue.request(
@@ -114,26 +127,12 @@ def run_batch(plant: Plant, batch: Batch):
                 batch.priority,
                 step.duration.mean * scale,
             )
-            if not req.event.triggered and deadline < math.inf and not hold_flagged:
-                timer = env.timeout(max(0.0, deadline - env.now))
-                yield req.event | timer
-                if not req.event.triggered:
-                    hold_flagged = True
-                    log.emit(
-                        K_DEVIATION,
-                        batch=batch.id,
-                        order=order_c,
-                        product=product_c,
-                        step=i,
-                        state=log.code("hold_time"),
-                        value=0.0,
-                    )
-                    if hold_policy == "scrap":
-                        queue.cancel(req)
-                        if held is not None:
-                            held.release()
-                        plant.scrap(batch, i, "hold_time")
-                        return
+            if not hold_flagged:
+                hold_flagged = yield from _hold_wait(env, log, req.event, deadline, batch, i)
+                if hold_flagged and hold_policy == "scrap":
+                    queue.cancel(req)
+                    _scrap_on_hold(plant, batch, i, held)
+                    return
             unit: Unit = yield req.event
             if not needs or inventory.can_take(needs):
                 break

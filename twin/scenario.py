@@ -40,6 +40,7 @@ __all__ = [
     "read_yaml",
     "UNIT_STATES",
     "expand_units",
+    "validation_error",
 ]
 
 UNIT_STATES = (
@@ -425,7 +426,7 @@ def load_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     try:
         scenario = Scenario.model_validate(dict(data))
     except ValidationError as exc:
-        raise _from_pydantic(exc, source, data) from None
+        raise validation_error(exc, source, Scenario) from None
     except RecursionError:
         raise ScenarioError(source, "", "...", "nesting too deep") from None
     scenario = _resolve_times(scenario, source)
@@ -444,16 +445,16 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
             and out
         ):
             continue  # discriminator tag pydantic inserts for tagged unions
-        elif str(part).startswith(("function-", "union[", "tagged-union[")):
+        elif str(part).startswith(("function-", "union[", "tagged-union[", "constrained-")):
             continue
         else:
             out += ("." if out else "") + str(part)
     return out
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str] | None:
+def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str] | None:
     """The keys allowed at the place an unknown key was found (walks the model types)."""
-    tp: Any = Scenario
+    tp: Any = root
     for part in loc[:-1]:
         tp = _unwrap(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -490,13 +491,17 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _from_pydantic(exc: ValidationError, source: str, data: Mapping[str, Any]) -> ScenarioError:
+def validation_error(
+    exc: ValidationError, source: str, root: type[BaseModel] | None = None
+) -> ScenarioError:
+    """A pydantic ValidationError as the one-paragraph ScenarioError (file, path inside it,
+    bad value, expectation); ``root`` is the model validated (for listing allowed keys)."""
     err = exc.errors(include_url=False)[0]
     loc = tuple(err["loc"])
     path = _loc_to_path(loc)
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc)
+        allowed = _allowed_keys(loc, root or Scenario)
         expected = "unknown key" + (
             f"; expected one of: {', '.join(sorted(allowed))}" if allowed else ""
         )
