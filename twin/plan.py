@@ -163,6 +163,7 @@ class FollowPlan:
         self.patience = patience
         self.plant: Any = None
         self.overrides = 0
+        self._last_start = 0.0
         self._assigned: set[tuple[str, int]] = set()  # (batch key, step) handed out; kept
         self._stuck: dict[str, tuple[str, int, float]] = {}  # unit -> (key, step, since)
         self.set_plan(plan)
@@ -175,7 +176,14 @@ class FollowPlan:
         self._stuck.clear()
 
     def attach(self, plant: Any) -> None:
+        from twin.eventlog import kind_code
+
         self.plant = plant
+        self._last_start = 0.0
+        plant.log.watch(kind_code("step_start"), self._started)
+
+    def _started(self, _kind: int) -> None:
+        self._last_start = self.plant.env.now
 
     def _key(self, req: Request) -> str:
         return self.plant.batch_keys[req.batch] if self.plant is not None else ""
@@ -199,11 +207,16 @@ class FollowPlan:
         self._pos[unit.name] = i
         return ops[i] if i < len(ops) else None
 
-    def _stalled(self) -> bool:
-        """Nothing runs anywhere and no unit waits for a batch yet to be released: the units'
-        plans wait on each other (a plan crossed by re-planning or scrap)."""
+    def _stalled(self, now: float) -> bool:
+        """No unit waits for a batch yet to be released, and nothing runs anywhere or no step
+        has started for three patiences (units held by direct transfers or by batches starved
+        of material look busy): the units' plans wait on each other (a plan crossed by
+        re-planning or scrap)."""
         plant = self.plant
-        if plant is None or any(u.busy for u in plant.units):
+        if plant is None:
+            return False
+        quiet = now - self._last_start >= 3 * self.patience - 1e-9
+        if not quiet and any(u.busy for u in plant.units):
             return False
         for u in plant.units:
             if u.free:
@@ -235,8 +248,10 @@ class FollowPlan:
                     wake = claim if wake is None else min(wake, claim)
             # gap filling with work the plan does not know
             for req in sorted(queue.waiting, key=lambda r: (r.due, r.enqueued, r.seq)):
-                if (self._key(req), req.step) in self._planned:
-                    continue
+                k = (self._key(req), req.step)
+                if k in self._planned and k not in self._assigned:
+                    continue  # (a step handed out before and given back, e.g. when its
+                    # materials were taken meanwhile, is free for any unit)
                 if op is None or now + req.planned <= op.start:
                     return self._take(req, unit)
             if op is None or here or not queue.waiting:
@@ -250,7 +265,7 @@ class FollowPlan:
             if since is None or since[:2] != key:
                 self._stuck[unit.name] = (*key, now)
                 since = self._stuck[unit.name]
-            stalled = self._stalled()
+            stalled = op.key in self.plant.released_keys and self._stalled(now)
             if stalled and now >= since[2] + self.patience - 1e-9:
                 starts = {(o.key, o.step): o.start for o in self.plan.operations}
                 req = min(
