@@ -43,14 +43,18 @@ class Jobs:
         self._ids = itertools.count(1)
         self._one_at_a_time = threading.Semaphore(1)
 
-    def submit(self, variant: Variant, seed: int, replications: int) -> int:
-        """Start a job; returns its id at once."""
-        job = Job(next(self._ids), variant.name or "base", replications)
+    def submit(
+        self, variant: Variant, seed: int, replications: int, plan_seconds: float | None = None
+    ) -> int:
+        """Start a job; returns its id at once. With ``plan_seconds`` the job first optimises
+        a plan (that long) and every replication follows it."""
+        label = (variant.name or "base") + (" + optimised plan" if plan_seconds else "")
+        job = Job(next(self._ids), label, replications)
         with self._lock:
             self._jobs[job.id] = job
         threading.Thread(
             target=self._run,
-            args=(job, variant, seed, replications),
+            args=(job, variant, seed, replications, plan_seconds),
             daemon=True,
             name=f"what-if-{job.id}",
         ).start()
@@ -60,14 +64,23 @@ class Jobs:
         workers = min(replications, self.max_workers)
         return InProcess() if workers <= 1 else LocalPool(workers)
 
-    def _run(self, job: Job, variant: Variant, seed: int, replications: int) -> None:
+    def _run(
+        self, job: Job, variant: Variant, seed: int, replications: int, plan_seconds: float | None
+    ) -> None:
         def progress(done: int, total: int) -> None:
             with self._lock:
                 job.done, job.total = done, total
 
         with self._one_at_a_time:
             try:
-                exp = Experiment([variant], seed, replications, store=Store(self.root))
+                options = None
+                if plan_seconds:
+                    with self._lock:
+                        job.state = "planning"
+                    variant, options = _with_plan(variant, seed, plan_seconds)
+                exp = Experiment(
+                    [variant], seed, replications, store=Store(self.root), options=options
+                )
                 with self._lock:
                     job.state, job.total = "running", exp.total
                 with self._executor(len(exp.pending)) as ex:
@@ -88,4 +101,21 @@ class Jobs:
 
     def running(self) -> bool:
         with self._lock:
-            return any(j.state in ("queued", "running") for j in self._jobs.values())
+            return any(j.state in ("queued", "planning", "running") for j in self._jobs.values())
+
+
+def _with_plan(variant: Variant, seed: int, seconds: float) -> tuple[Variant, dict[str, Any]]:
+    """The variant with its orders fixed (as the plan knows them) and the options that make
+    every replication follow an optimised plan (as ``twin run --plan auto -n N``)."""
+    import dataclasses
+
+    from optimizer.plan_commands import plan_scenario, scenario_for_horizon
+
+    sc = variant.scenario
+    if sc.order_generator is not None:
+        sc = scenario_for_horizon(sc, sc.simulation.horizon, seed)
+    plan, _ = plan_scenario(sc, None, seconds, seed=seed)
+    planned = dataclasses.replace(
+        variant, scenario=sc, overrides=(*variant.overrides, "--plan auto")
+    )
+    return planned, {"plan": plan.to_dict(), "early_start": False, "freeze": 0.0}

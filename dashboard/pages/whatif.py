@@ -13,6 +13,8 @@ from dashboard import ids, whatif
 from dashboard.context import jobs, scenarios_dir
 from twin.scenario import ScenarioError, load, load_dict
 
+PLAN_SECONDS = 10.0  # optimiser time for "use an optimised plan"
+
 dash.register_page(__name__, path="/what-if", name="What-if", title="PharmaTwin: what-if")
 
 UPLOADED = "upload"
@@ -115,7 +117,7 @@ def layout(**_query: str) -> html.Div:
                                     {
                                         "label": " use an optimised plan",
                                         "value": "plan",
-                                        "disabled": True,
+                                        "disabled": not plan_ok,
                                     }
                                 ],
                                 value=[],
@@ -123,7 +125,7 @@ def layout(**_query: str) -> html.Div:
                             html.Small(
                                 "needs optimizer/plan_commands.py (not in this build)"
                                 if not plan_ok
-                                else "plans from the optimiser are not wired to the dashboard yet"
+                                else "plans for 10 s first; every replication follows the plan"
                             ),
                         ],
                         className="field",
@@ -245,10 +247,24 @@ def form(base, uploaded):
     State(ids.WI_DISPATCH, "value"),
     State(ids.WI_REPS, "value"),
     State(ids.WI_SEED, "value"),
+    State(ids.WI_PLAN, "value"),
     prevent_initial_call=True,
 )
 def launch(
-    _n, base, uploaded, units, unit_ids, staff, staff_ids, fleet, mtbf, volume, rule, reps, seed
+    _n,
+    base,
+    uploaded,
+    units,
+    unit_ids,
+    staff,
+    staff_ids,
+    fleet,
+    mtbf,
+    volume,
+    rule,
+    reps,
+    seed,
+    use_plan,
 ):
     try:
         name, data = _base(base, uploaded)
@@ -266,7 +282,8 @@ def launch(
     except (ScenarioError, ValueError) as exc:
         return "", f"error: {exc}"
     reps = max(1, min(int(reps or 1), 100))
-    job = jobs().submit(variant, int(seed or 0), reps)
+    plan_seconds = PLAN_SECONDS if use_plan and "plan" in use_plan else None
+    job = jobs().submit(variant, int(seed or 0), reps, plan_seconds)
     return f"job {job} started: {variant.name} x {reps} replication(s)", ""
 
 

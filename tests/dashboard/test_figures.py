@@ -176,3 +176,24 @@ def test_jobs_run_a_what_if_into_the_store(tmp_path):
     assert state["done"] == state["total"] == 1
     info = Store(tmp_path).get(state["run_id"])
     assert info.meta["overrides"] == ["units.press_1.count=1"] and info.complete
+
+
+@pytest.mark.solver
+def test_jobs_follow_an_optimised_plan(tmp_path):
+    import time
+
+    from dashboard.jobs import Jobs
+    from twin.store import Store
+
+    jobs = Jobs(str(tmp_path))
+    variant = whatif.make_variant(str(TINY), [])
+    job = jobs.submit(variant, seed=1, replications=2, plan_seconds=2.0)
+    deadline = time.time() + 120
+    while jobs.running() and time.time() < deadline:
+        time.sleep(0.05)
+    (state,) = [j for j in jobs.list() if j["id"] == job]
+    assert state["state"] == "done", state
+    assert "optimised plan" in state["label"]
+    kpis = Store(tmp_path).kpis(state["run_id"])
+    assert len(kpis) == 2
+    assert all(k["plan"]["operations_started"] == k["plan"]["operations_planned"] for k in kpis.values())
