@@ -117,7 +117,11 @@ def main() -> None:
     out["stochastic"] = {"replications": args.replications, "plan": stats(plan_obj),
                          best_rule: stats(rule_obj), "plan_minus_rule": stats(diff),
                          "plan_better_share": sum(d < 0 for d in diff) / len(diff)}
-    # 3. large instance
+    # 3. large instance (skipped with --large-weeks 0)
+    print(json.dumps({k: out[k] for k in out if k != "large"}, indent=1, default=str), flush=True)
+    if args.large_weeks <= 0:
+        Path(args.out).write_text(json.dumps(out, indent=1, default=str))
+        return
     large = scenario_for_horizon(base, args.large_weeks * 168, args.seed)
     data = ApsData.from_scenario(large)
     t0 = time.perf_counter()
