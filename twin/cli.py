@@ -52,6 +52,15 @@ def user_errors(fn: F) -> F:
         except (ScenarioError, UserError, StoreError, ExperimentError, ExecutorError) as exc:
             err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except OSError as exc:  # a file named on the command line that cannot be read/written
+            where = exc.filename if exc.filename is not None else "a file"
+            err.print(
+                f"[bold red]error:[/] {where}: {exc.strerror or exc}; expected an existing, "
+                "readable file (and a writable place for outputs)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130) from None

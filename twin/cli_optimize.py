@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from twin.cli import UserError, app, err, out, print_json, user_errors
+from twin.scenario import ScenarioError
 from twin.units import parse_duration
 
 __all__ = ["plan", "route", "fleet", "dash"]
@@ -205,6 +206,8 @@ def fleet(
         result = fleet_size(
             scenario, wait, time_limit, tuple(range(seeds)), tuple(compare or ()), solver=solver
         )
+    except ScenarioError:
+        raise
     except ValueError as exc:
         raise UserError(f"{scenario}: {exc}") from None
     except _known_errors() as exc:

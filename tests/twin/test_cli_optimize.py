@@ -80,3 +80,13 @@ def test_plan_over_replications_gives_on_time_probabilities(tmp_path):
     assert set(kpis) == {f"plan.order_on_time.o{i}" for i in range(1, 6)}
     for v in kpis.values():
         assert 0.0 <= v["mean"] <= 1.0 and v["n"] == 3
+
+
+def test_missing_files_are_clear_errors(tmp_path):
+    for args in (["plan", "--format", "jsplib", str(tmp_path / "none.txt")],
+                 ["route", "--format", "vrplib", str(tmp_path / "none.vrp")],
+                 ["fleet", str(tmp_path / "none.yaml")],
+                 ["route", str(tmp_path / "none.yaml")]):
+        r = twin(*args)
+        assert r.returncode == 2, args
+        assert "Traceback" not in r.stderr and "none." in r.stderr, args
