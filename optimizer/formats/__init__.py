@@ -31,7 +31,8 @@ class InstanceFormatError(ValueError):
         self.path = str(path)
         self.line_no = line_no
         self.detail = message
-        super().__init__(f"{self.path}, line {line_no}: {message}")
+        where = f"{self.path}, line {line_no}" if line_no > 0 else self.path
+        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)
@@ -112,3 +113,14 @@ def parse_positive(token: str, source: str, line_no: int, what: str) -> int:
             source, line_no, f"the {what} is {value}; expected an integer > 0."
         )
     return value
+
+
+def read_text(path: str | Path) -> str:
+    """The text of an instance file, or InstanceFormatError (missing file, not UTF-8)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InstanceFormatError(path, 0, "no such file; expected an instance file.")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InstanceFormatError(path, 1, f"the file is not UTF-8 text ({exc.reason}).") from exc

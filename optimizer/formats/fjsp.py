@@ -16,6 +16,7 @@ from optimizer.formats import (
     data_lines,
     parse_int,
     parse_positive,
+    read_text,
 )
 
 __all__ = ["parse_fjsp", "read_fjsp"]
@@ -24,10 +25,7 @@ __all__ = ["parse_fjsp", "read_fjsp"]
 def read_fjsp(path: str | Path, name: str | None = None) -> ShopInstance:
     """Read a Brandimarte file; the instance is named after the file stem unless `name` is given."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InstanceFormatError(path, 1, f"the file is not UTF-8 text ({exc.reason}).") from exc
+    text = read_text(path)
     return parse_fjsp(text, source=str(path), name=name or path.stem)
 
 

@@ -15,6 +15,7 @@ from optimizer.formats import (
     data_lines,
     parse_int,
     parse_positive,
+    read_text,
 )
 
 __all__ = ["parse_jobshop", "read_jobshop"]
@@ -23,10 +24,7 @@ __all__ = ["parse_jobshop", "read_jobshop"]
 def read_jobshop(path: str | Path, name: str | None = None) -> ShopInstance:
     """Read a JSPLIB file; the instance is named after the file stem unless `name` is given."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InstanceFormatError(path, 1, f"the file is not UTF-8 text ({exc.reason}).") from exc
+    text = read_text(path)
     return parse_jobshop(text, source=str(path), name=name or path.stem)
 
 

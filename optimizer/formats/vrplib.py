@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from optimizer.formats import InstanceFormatError
+from optimizer.formats import InstanceFormatError, read_text
 
 if TYPE_CHECKING:
     from optimizer.routing import RoutingData
@@ -77,10 +77,7 @@ def solomon_distance(a: tuple[float, float], b: tuple[float, float]) -> float:
 def read_vrplib(path: str | Path, name: str | None = None) -> VrplibInstance:
     """Read a VRPLIB VRPTW file, named after the file stem unless `name` is given."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InstanceFormatError(path, 1, f"the file is not UTF-8 text ({exc.reason}).") from exc
+    text = read_text(path)
     return parse_vrplib(text, source=str(path), name=name or path.stem)
 
 
