@@ -131,7 +131,7 @@ def million_events() -> dict:
     from twin.plant import Plant
     from twin.scenario import load_dict
 
-    sc = load_dict(line_scenario(60_000), "flow_line")
+    sc = load_dict(line_scenario(85_000), "flow_line")
     pa.table({"x": pa.array(["warm", "up"])})  # load Arrow's code pages before the baseline
     base = peak_rss_mb()
     plant = Plant(sc, seed=2)

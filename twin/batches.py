@@ -5,7 +5,8 @@ the next step. When it runs out the batch raises a deviation at that moment (con
 record); with ``on_hold_violation: scrap`` the batch is scrapped then. A ``direct`` transfer
 keeps the unit (state blocked) until the next step's unit is granted.
 
-After the last step the batch is in quarantine until QC releases (or rejects) it.
+After the last step the batch is in quarantine until QC releases (or rejects) it; a product
+without QC (neither its own ``qc`` nor the scenario's) is released at once.
 
 Material flow (only with the scenario sections; see ``twin/materials.py`` and
 ``twin/transport.py``): a step with a bill of materials first waits until its materials are in
@@ -18,7 +19,6 @@ QC. A QC-released batch of a product with a finished good adds a lot to stock.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from twin.equipment import Unit
     from twin.materials import Pick
     from twin.plant import Plant
+    from twin.streams import Stream
     from twin.transport import Fleet
 
 __all__ = ["Batch", "run_batch"]
@@ -57,7 +58,7 @@ class Batch:
     size: float
     due: float
     priority: int
-    rng: random.Random
+    rng: Stream
 
 
 def _hold_wait(env, log, event, deadline: float, batch: Batch, step: int):
@@ -92,7 +93,8 @@ def run_batch(plant: Plant, batch: Batch):
     prod: Product = plant.scenario.products[batch.product]
     codes = (log.code(batch.order), log.code(batch.product))
     order_c, product_c = codes
-    log.emit(K_BATCH_RELEASE, batch=batch.id, order=order_c, product=product_c, value=batch.size)
+    # positional (unit, batch, order, product, step, state, value): the hot path of every batch
+    log.emit(K_BATCH_RELEASE, -1, batch.id, order_c, product_c, -1, -1, batch.size)
     held: Unit | None = None
     fleet = plant.fleet
     inventory = plant.inventory
@@ -110,7 +112,7 @@ def run_batch(plant: Plant, batch: Batch):
         while True:
             if needs:  # wait until the materials are there before queueing for a unit
                 ready = inventory.wait_for(batch.id, i, needs)
-                if not hold_flagged:
+                if deadline != math.inf and not hold_flagged:
                     hold_flagged = yield from _hold_wait(env, log, ready, deadline, batch, i)
                     if hold_flagged and hold_policy == "scrap":
                         inventory.cancel_wait(ready)
@@ -127,7 +129,7 @@ def run_batch(plant: Plant, batch: Batch):
                 batch.priority,
                 step.duration.mean * scale,
             )
-            if not hold_flagged:
+            if deadline != math.inf and not hold_flagged:
                 hold_flagged = yield from _hold_wait(env, log, req.event, deadline, batch, i)
                 if hold_flagged and hold_policy == "scrap":
                     queue.cancel(req)
@@ -259,10 +261,10 @@ def run_batch(plant: Plant, batch: Batch):
                 at_store = moved
         else:
             unit.release()
-    log.emit(K_QUARANTINE, batch=batch.id, order=order_c, product=product_c)
     qc: QCSpec | None = prod.qc or plant.scenario.qc
     released = True
-    if qc is not None:
+    if qc is not None:  # without QC the batch is released at once, never in quarantine
+        log.emit(K_QUARANTINE, -1, batch.id, order_c, product_c)
         t0 = env.now
         analysts = plant.pools[qc.qualification] if qc.qualification else None
         if analysts is not None:
@@ -279,7 +281,7 @@ def run_batch(plant: Plant, batch: Batch):
             yield env.timeout(rest)
         released = batch.rng.random() >= qc.reject_probability
     if released:
-        log.emit(K_QC_RELEASE, batch=batch.id, order=order_c, product=product_c, value=batch.size)
+        log.emit(K_QC_RELEASE, -1, batch.id, order_c, product_c, -1, -1, batch.size)
         if inventory is not None and prod.finished_good is not None:
             inventory.receive_finished(prod.finished_good, batch.size)
         plant.batch_released(batch)

@@ -160,6 +160,7 @@ class ClassQueue:
         self.waiting: list[Request] = []
         self._seq = 0
         self._pending = False
+        self.unsettled: list[Unit] = []  # units released this instant, rest state not yet shown
 
     def free_units(self) -> list[Unit]:
         return [u for u in self.units if u.free]
@@ -216,7 +217,19 @@ class ClassQueue:
 
     def _dispatch_now(self, _: simpy.Event) -> None:
         self._pending = False
+        self._assign_all()
+        if self.unsettled:
+            for unit in self.unsettled:
+                unit.settle()
+            self.unsettled.clear()
+
+    def _assign_all(self) -> None:
         while self.waiting:
+            for unit in self.units:
+                if not unit.busy and unit.open and not unit.maint_due:  # unit.free, inlined
+                    break
+            else:
+                return  # policies assign free units only
             pair = self.policy.assign(self, self.env.now)
             if pair is None:
                 return

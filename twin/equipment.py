@@ -254,10 +254,21 @@ class Unit:
         if self.maint_due and self.open:
             self.env.process(self._maintain())
             return
-        self.set_state(self._rest_state())
+        queue = self.queue
+        if queue.waiting and self.open:
+            # a waiting batch may take the unit at this instant: the class's dispatch settles
+            # the rest state afterwards, so a unit handed straight on logs no empty idle spell
+            queue.unsettled.append(self)
+        else:
+            self.set_state(self._rest_state())
         if self.cleanliness == DIRTY and self.spec.cleaning.dirty_hold is not None:
             self.env.process(self._dirty_watch(self._epoch))
-        self.queue.dispatch()
+        queue.dispatch()
+
+    def settle(self) -> None:
+        """Show the rest state if nothing took the unit when it was released (see release)."""
+        if not self.busy:
+            self.set_state(self._rest_state())
 
     def _dirty_watch(self, epoch: int):
         """Clean fully when the dirty-hold limit runs out and nobody has claimed the unit."""

@@ -33,6 +33,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+if typing.TYPE_CHECKING:
+    import simpy
+
 __all__ = ["EventLog", "KINDS", "read_parquet"]
 
 KINDS = (
@@ -52,7 +55,7 @@ KINDS = (
     "maintenance_end",
     "deviation",  # state = hold_time|dirty_hold, value = hours over the limit
     "scrap",  # detail = reason
-    "quarantine",
+    "quarantine",  # only with QC: the batch waits for qc_start / qc_release / qc_reject
     "qc_start",
     "qc_release",
     "qc_reject",
@@ -108,23 +111,24 @@ _CHUNK = 32_768
 
 
 class EventLog:
-    """Append-only columnar log bound to a clock (anything with a ``now`` attribute).
+    """Append-only columnar log bound to a SimPy environment (its clock).
 
     ``emit`` appends one tuple to a small row buffer; every 32k events the buffer is packed
     into one NumPy array per column (43 bytes per event), so the whole run never holds a
     Python object per event. ``to_table`` hands the columns to Arrow without copying them.
     """
 
-    __slots__ = ("_clock", "_buf", "_cols", "_n", "_codes", "_strings", "_watch")
+    __slots__ = ("_env", "emit", "_buf", "_cols", "_n", "_codes", "_strings", "_watch")
 
-    def __init__(self, clock: object) -> None:
-        self._clock = clock
+    def __init__(self, env: simpy.Environment) -> None:
+        self._env = env
         self._buf: list[tuple] = []
         self._cols: dict[str, list[np.ndarray]] = {name: [] for name in ROW.names}
         self._n = 0
         self._codes: dict[str | None, int] = {None: -1}
         self._strings: list[str] = []
         self._watch: dict[int, list[typing.Callable[[int], None]]] = {}
+        self.emit = self._emitter()
 
     def watch(self, kind: int, callback: typing.Callable[[int], None]) -> None:
         """Call ``callback(kind)`` after every event of that kind (observers, e.g. re-planning)."""
@@ -139,26 +143,36 @@ class EventLog:
             self._strings.append(text)  # type: ignore[arg-type]
         return c
 
-    def emit(
-        self,
-        kind: int,
-        unit: int = -1,
-        batch: int = -1,
-        order: int = -1,
-        product: int = -1,
-        step: int = -1,
-        state: int = -1,
-        value: float = _NAN,
-        detail: int = -1,
-    ) -> None:
-        """Record one event at the current time. Strings are passed as codes (``code()``)."""
+    def _emitter(self) -> typing.Callable[..., None]:
+        """``emit``, built as a closure over the buffer and the clock: it runs once per event,
+        so it reads locals rather than attributes (about a third cheaper per call)."""
         buf = self._buf
-        buf.append((self._clock.now, kind, unit, batch, order, product, step, state, value, detail))
-        if len(buf) >= _CHUNK:
-            self._flush()
-        if self._watch and kind in self._watch:
-            for callback in self._watch[kind]:
-                callback(kind)
+        append = buf.append
+        watch = self._watch
+        flush = self._flush
+        chunk = _CHUNK
+        env = self._env  # SimPy keeps the time in ``_now``; ``now`` is a property around it
+
+        def emit(
+            kind: int,
+            unit: int = -1,
+            batch: int = -1,
+            order: int = -1,
+            product: int = -1,
+            step: int = -1,
+            state: int = -1,
+            value: float = _NAN,
+            detail: int = -1,
+        ) -> None:
+            """Record one event at the current time. Strings are passed as codes (``code()``)."""
+            append((env._now, kind, unit, batch, order, product, step, state, value, detail))
+            if len(buf) >= chunk:
+                flush()
+            if watch and kind in watch:
+                for callback in watch[kind]:
+                    callback(kind)
+
+        return emit
 
     def _flush(self) -> None:
         if self._buf:
@@ -166,7 +180,7 @@ class EventLog:
             for name, chunks in self._cols.items():
                 chunks.append(np.ascontiguousarray(packed[name]))
             self._n += len(self._buf)
-            self._buf = []
+            self._buf.clear()  # in place: ``emit`` holds this list
 
     def __len__(self) -> int:
         return self._n + len(self._buf)

@@ -11,7 +11,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import simpy
 
 from twin.batches import Batch, run_batch
@@ -21,7 +20,7 @@ from twin.eventlog import EventLog, kind_code
 from twin.flow_spec import charger_nodes
 from twin.scenario import Scenario
 from twin.staff import ALWAYS, Calendar, Pool, run_calendar, week_offset
-from twin.streams import stream
+from twin.streams import Stream, stream
 
 __all__ = ["Plant", "PlannedOrder", "generate_orders"]
 
@@ -175,7 +174,7 @@ class Plant:
             self.fleet = Fleet(self, sc.fleet, self.layout, charger_nodes(sc))
 
     # ------------------------------------------------------------------ helpers
-    def rng(self, *key: str) -> np.random.Generator:
+    def rng(self, *key: str) -> Stream:
         return stream(self.seed, self.replication, *key)
 
     def calendar(self, shift: str | None) -> Calendar:

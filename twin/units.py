@@ -22,10 +22,15 @@ from __future__ import annotations
 import math
 import random
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from twin.streams import Stream
+
+    Rng = random.Random | Stream  # anything with random() and the stdlib's distributions
 
 __all__ = [
     "Duration",
@@ -109,7 +114,7 @@ class _Dist(BaseModel):
     def ideal(self) -> float:
         return self.mean
 
-    def sample(self, rng: random.Random) -> float:  # pragma: no cover - overridden
+    def sample(self, rng: Rng) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def scaled(self, factor: float) -> float:
@@ -125,7 +130,7 @@ class Fixed(_Dist):
     def mean(self) -> float:
         return self.value
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         return self.value
 
 
@@ -148,7 +153,7 @@ class Uniform(_Dist):
     def ideal(self) -> float:
         return self.low
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         return self.low + (self.high - self.low) * rng.random()
 
 
@@ -174,7 +179,7 @@ class Triangular(_Dist):
     def ideal(self) -> float:
         return self.low
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         if self.high == self.low:
             return self.low
         return rng.triangular(self.low, self.high, self.mode)
@@ -208,7 +213,7 @@ class Normal(_Dist):
     def ideal(self) -> float:
         return max(self.low, self.mean_ - 2 * self.sd)
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         hi = math.inf if self.high is None else self.high
         for _ in range(100):
             x = rng.gauss(self.mean_, self.sd)
@@ -242,7 +247,7 @@ class LogNormal(_Dist):
     def ideal(self) -> float:
         return self.mean_ * 0.5 if self.sd > 0 else self.mean_
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         if self.sd == 0:
             return self.mean_
         sigma2 = math.log(1 + (self.sd / self.mean_) ** 2)
@@ -262,7 +267,7 @@ class Exponential(_Dist):
     def mean(self) -> float:
         return self.mean_
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         return rng.expovariate(1.0 / self.mean_) if self.mean_ > 0 else 0.0
 
 
@@ -295,7 +300,7 @@ class Empirical(_Dist):
     def ideal(self) -> float:
         return min(self.values)
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: Rng) -> float:
         if len(self.values) == 1:
             return self.values[0]
         return rng.choices(self.values, weights=self.weights)[0]

@@ -1,0 +1,86 @@
+"""Random streams: reproducible, independent across keys, uniform, and sampled like the stdlib."""
+
+import math
+import random
+
+import numpy as np
+from scipy import stats
+
+from twin.simulate import simulate
+from twin.streams import stream
+
+from ..conftest import DATA
+from .helpers import events, load_data
+
+
+def test_same_key_same_numbers_other_key_other_numbers():
+    one, two = stream(7, 0, "unit", "u1", "failures"), stream(7, 0, "unit", "u1", "failures")
+    assert [one.random() for _ in range(50)] == [two.random() for _ in range(50)]
+    others = [stream(8, 0, "x").random(), stream(7, 1, "x").random(), stream(7, 0, "y").random()]
+    assert len({stream(7, 0, "x").random(), *others}) == 4
+    # drawing from one stream never moves another (streams are stateless in their key)
+    a, b = stream(7, 0, "a"), stream(7, 0, "b")
+    first_b = b.random()
+    for _ in range(100):
+        a.random()
+    assert stream(7, 0, "b").random() == first_b
+
+
+def test_draws_are_uniform_within_a_stream_and_across_streams():
+    s = stream(1, 0, "uniformity")
+    within = np.array([s.random() for _ in range(40_000)])  # spans 5,000 hash blocks
+    assert within.min() >= 0.0 and within.max() < 1.0
+    assert stats.kstest(within, "uniform").pvalue > 1e-3
+    # first draws of many keys (one per batch in a plant) are uniform and uncorrelated
+    firsts = np.array([stream(1, 0, "batch", str(k)).random() for k in range(20_000)])
+    assert stats.kstest(firsts, "uniform").pvalue > 1e-3
+    assert abs(np.corrcoef(firsts[:-1], firsts[1:])[0, 1]) < 4 / math.sqrt(len(firsts))
+
+
+def test_distributions_are_the_standard_librarys_on_the_same_uniforms():
+    u = stream(3, 0, "d")
+    x = stream(3, 0, "d").expovariate(0.5)
+    assert x == -math.log(1.0 - u.random()) / 0.5
+    s = stream(3, 0, "tri")
+    lows = [s.triangular(1.0, 4.0, 2.0) for _ in range(20_000)]
+    assert min(lows) >= 1.0 and max(lows) <= 4.0
+    assert abs(np.mean(lows) - 7.0 / 3.0) < 0.03  # mean (a + b + c) / 3
+    g = stream(3, 0, "g")
+    normals = [g.gauss(10.0, 2.0) for _ in range(20_000)]
+    assert abs(np.mean(normals) - 10.0) < 0.06 and abs(np.std(normals) - 2.0) < 0.05
+    r = stream(3, 0, "r")
+    picks = [r.randrange(6) for _ in range(6_000)]
+    assert set(picks) == set(range(6))
+    assert stats.chisquare(np.bincount(picks)).pvalue > 1e-3
+    assert isinstance(random.Random().random(), float)  # the stdlib itself is untouched
+
+
+def test_a_unit_handed_straight_to_the_next_batch_logs_no_idle_spell():
+    # one unit, 2 h fixed steps, no cleaning: two orders at t=0 run 0-2 and 2-4 back to back,
+    # a third released at 5 runs 5-7. States: processing 0, idle 4, processing 5, idle 7.
+    sc = load_data(
+        DATA / "mm1.yaml",
+        **{
+            "simulation": {"horizon": "20h"},
+            "order_generator": None,
+            "products.widget.recipe": [
+                {"name": "work", "equipment_class": "machine", "duration": "2h"}
+            ],
+            "orders": [
+                {"id": "a", "product": "widget", "quantity": 1, "release": 0, "due": "10h"},
+                {"id": "b", "product": "widget", "quantity": 1, "release": 0, "due": "10h"},
+                {"id": "c", "product": "widget", "quantity": 1, "release": "5h", "due": "10h"},
+            ],
+        },
+    )
+    run = simulate(sc)
+    states = [(e["t"], e["state"]) for e in events(run.events, "state")]
+    assert states == [
+        (0.0, "idle"),
+        (0.0, "processing"),
+        (4.0, "idle"),
+        (5.0, "processing"),
+        (7.0, "idle"),
+    ]
+    # the run ends when the last order is done, at 7 h
+    assert run.kpis["state_share"]["m1"]["processing"] == 6 / 7
