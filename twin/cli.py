@@ -143,6 +143,12 @@ def run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print KPIs as one JSON object.")] = False,
     dispatch: Annotated[str | None, typer.Option(help="Override the dispatch policy.")] = None,
+    variants: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--variant", help="Variant file patching the scenario (repeatable: stacked in order)."
+        ),
+    ] = None,
     sets: Sets = None,
     replications: Annotated[
         int | None,
@@ -224,7 +230,7 @@ def run(
             raise UserError(
                 "--out: writes one run; with --replications runs go to the store (--store)"
             )
-        variant = resolve(scenario, overrides=overrides)
+        variant = resolve(scenario, variants, overrides)
         sc, options = _plan_options(
             variant.scenario,
             seed,
@@ -264,7 +270,7 @@ def run(
         _footer([result], store)
         return
 
-    variant = resolve(scenario, overrides=overrides)
+    variant = resolve(scenario, variants, overrides)
     sc = variant.scenario
     sc, plan_options = _plan_options(
         sc, seed, plan_file, replan_on, replan_every, freeze, replan_time_limit, early_start
@@ -325,6 +331,14 @@ def compare(
         list[Path] | None,
         typer.Option("--variant", help="Variant file patching the base (repeatable)."),
     ] = None,
+    common: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--common",
+            help="Variant file applied to the base and under every --variant (repeatable: "
+            "stacked in order).",
+        ),
+    ] = None,
     sets: Sets = None,
     replications: Replications = 10,
     seed: Seed = 0,
@@ -347,8 +361,9 @@ def compare(
             "--variant: missing; give at least one variant file to compare with the base"
         )
     overrides = list(sets or [])
-    resolved = [resolve(scenario, overrides=overrides, name="base")]
-    resolved += [resolve(scenario, v, overrides, name=Path(v).stem) for v in variants]
+    under = list(common or [])
+    resolved = [resolve(scenario, under, overrides, name="base")]
+    resolved += [resolve(scenario, [*under, v], overrides, name=Path(v).stem) for v in variants]
     store = _store(store_dir, no_store)
     results = _experiment(
         resolved, seed, replications, store, fresh, workers, dask, connect_timeout, as_json

@@ -2,7 +2,8 @@
 
 A variant file is a partial scenario. It is deep-merged into the base: mappings merge key by
 key, lists of mappings whose items all carry an ``id`` merge item by item (matching ids are
-merged, new ids are appended), every other list or value replaces the base's.
+merged, new ids are appended), every other list or value replaces the base's. Several variant
+files stack: each is merged into the result of the ones before it.
 
 An override is ``dotted.path=value``. The value is read as YAML with the safe loader
 (``2``, ``2h``, ``true``, ``{dist: exponential, mean: 200h}``). The path walks mappings by key
@@ -388,33 +389,44 @@ def _validate(data: dict[str, Any], base: str, sources: list[_Source]) -> Scenar
         raise ScenarioError(name, exc.path, exc.value, exc.expected) from None
 
 
+VariantFiles = str | Path | Sequence[str | Path] | None
+
+
+def _variant_files(variant: VariantFiles) -> list[str]:
+    if variant is None:
+        return []
+    if isinstance(variant, str | Path):
+        return [str(variant)]
+    return [str(v) for v in variant]
+
+
 def resolve(
     base: str | Path,
-    variant: str | Path | None = None,
+    variant: VariantFiles = None,
     overrides: Sequence[str | Override] = (),
     name: str | None = None,
     *,
     base_data: dict[str, Any] | None = None,
 ) -> Variant:
-    """The validated scenario of ``base`` patched by a variant file, then by overrides."""
+    """The validated scenario of ``base`` patched by a variant file (or several, stacked in
+    order), then by overrides."""
     base = str(base)
     data = base_data if base_data is not None else _read_base(base)
+    files = _variant_files(variant)
     sources: list[_Source] = []
-    if variant is not None:
-        patch = read_yaml(variant)
+    for file in files:
+        patch = read_yaml(file)
         data = deep_merge(data, patch)
-        sources.append(_Source(f"{variant} (variant of {base})", _touched(patch), data))
+        sources.append(_Source(f"{file} (variant of {base})", _touched(patch), data))
     ovs = [o if isinstance(o, Override) else parse_override(o) for o in overrides]
     for ov in ovs:
         data = apply_override(data, ov)
         sources.append(_Source(ov.source, [ov.path], data))
     scenario = _validate(data, base, sources)
     if name is None:
-        parts = [Path(variant).stem] if variant is not None else []
+        parts = [Path(f).stem for f in files]
         name = ", ".join(parts + [o.text for o in ovs]) or "base"
-    return Variant(
-        name, scenario, base, None if variant is None else str(variant), tuple(o.text for o in ovs)
-    )
+    return Variant(name, scenario, base, ", ".join(files) or None, tuple(o.text for o in ovs))
 
 
 def _read_base(base: str) -> dict[str, Any]:
@@ -426,7 +438,7 @@ def _read_base(base: str) -> dict[str, Any]:
 def resolve_many(
     base: str | Path,
     points: Sequence[Sequence[Override]],
-    variant: str | Path | None = None,
+    variant: VariantFiles = None,
     overrides: Sequence[str | Override] = (),
 ) -> list[Variant]:
     """One variant per sweep point (each on top of ``variant`` and ``overrides``); all are
