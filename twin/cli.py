@@ -412,7 +412,10 @@ def sweep(
         typer.Option("--point", help="One extra point: 'path=value; path=value' (repeatable)."),
     ] = None,
     variant_file: Annotated[
-        Path | None, typer.Option("--variant", help="Variant file applied under every point.")
+        list[Path] | None,
+        typer.Option(
+            "--variant", help="Variant file applied under every point (repeatable: stacked)."
+        ),
     ] = None,
     sets: Sets = None,
     replications: Replications = 10,
