@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -187,7 +187,20 @@ def fleet(
     max_wait: Annotated[
         str, typer.Option("--max-wait", help="Allowed transport wait, e.g. 10min.")
     ] = "10min",
+    service: Annotated[
+        float,
+        typer.Option(
+            "--service", help="Share of pick-ups (%) that must be within the allowed wait."
+        ),
+    ] = 95.0,
     time_limit: TimeLimit = 60.0,
+    plan_file: Annotated[
+        str | None,
+        typer.Option(
+            "--plan",
+            help="Size for a plan: a plan JSON file, or 'auto' to plan first (default: a run).",
+        ),
+    ] = None,
     compare: Annotated[
         list[Path] | None,
         typer.Option("--compare", help="Another layout (scenario or variant file); repeatable."),
@@ -196,15 +209,24 @@ def fleet(
     solver: Solver = "appsi_highs",
     as_json: AsJson = False,
 ) -> None:
-    """The minimum AGV fleet for an allowed transport wait, checked in the twin (n and n-1)."""
+    """The smallest AGV fleet meeting a transport service level, verified in the twin."""
     from optimizer.fleet_commands import fleet_size
 
     wait = _hours("--max-wait", max_wait)
     if seeds < 1:
         raise UserError(f"--seeds: bad value {seeds}: expected at least 1")
+    if not 0 < service <= 100:
+        raise UserError(f"--service: bad value {service:g}: expected a percentage in (0, 100]")
     try:
         result = fleet_size(
-            scenario, wait, time_limit, tuple(range(seeds)), tuple(compare or ()), solver=solver
+            scenario,
+            wait,
+            time_limit,
+            tuple(range(seeds)),
+            tuple(compare or ()),
+            solver=solver,
+            service=service / 100.0,
+            plan=plan_file,
         )
     except ScenarioError:
         raise
@@ -217,22 +239,46 @@ def fleet(
         return
     for lay in result["layouts"]:
         f = lay["fleet"]
-        proven = "proven" if f.get("proven") else f"lower bound {f.get('lower_bound')}"
+        if lay["model_vehicles"] is None:
+            model = (
+                f"no fleet reaches {result['service_pct']:g}% (best {f['best_within_pct']:.1f}% "
+                f"with {f['best_vehicles']} vehicles)"
+            )
+        else:
+            bound = "proven" if f["proven"] else f"lower bound {f['lower_bound']}"
+            model = f"{lay['model_vehicles']} vehicles ({bound})"
+        verified = lay["verified_vehicles"]
+        twin_answer = f"{verified} vehicles" if verified is not None else "not found"
         out.print(
-            f"{lay['scenario']}: minimum fleet {f['vehicles']} ({proven}; the plant has "
-            f"{lay['current_fleet']})",
+            f"{lay['scenario']}: model {model}, {f['seconds']:.1f} s; twin {twin_answer}, "
+            f"{lay['twin_seconds']:.1f} s (the plant has {lay['current_fleet']})",
             highlight=False,
         )
     table = Table(
-        title=f"twin check, max wait {result['max_wait_min']:g} min, seeds {result['seeds']}"
+        title=f"twin check, {result['service_pct']:g}% within {result['max_wait_min']:g} min, "
+        f"seeds {result['seeds']}" + (f", plan {result['plan']}" if result["plan"] else "")
     )
-    rows: list[dict[str, Any]] = result["table"]
-    cols = list(rows[0]) if rows else []
+    cols = ("scenario", "AGVs", "", "mean min", "p95 min", "max min", "within %", "meets", "served")
     for c in cols:
-        table.add_column(str(c))
-    for row in rows:
-        table.add_row(*[f"{v:.2f}" if isinstance(v, float) else str(v) for v in row.values()])
+        table.add_column(c, justify="left" if c == "scenario" else "right")
+    for row in result["table"]:
+        mark = ", ".join(k for k in ("model", "verified") if row[k])
+        table.add_row(
+            Path(row["scenario"]).name,
+            str(row["vehicles"]),
+            mark,
+            _fmt(row["mean_wait_min"]),
+            _fmt(row["p95_wait_min"]),
+            _fmt(row["max_wait_min"], 1),
+            _fmt(row["within_max_wait_pct"], 1),
+            "yes" if row["meets"] else "no",
+            f"{row['served']}/{row['requests']}",
+        )
     out.print(table)
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
 
 
 @app.command()

@@ -44,8 +44,9 @@ def _fixed(obj: Any) -> Any:
     return obj
 
 
-def with_mean_durations(scenario: Scenario, keep_failures: bool = False,
-                        keep_rejects: bool = False) -> Scenario:
+def with_mean_durations(
+    scenario: Scenario, keep_failures: bool = False, keep_rejects: bool = False
+) -> Scenario:
     """A copy of ``scenario`` whose plant durations are fixed at their means."""
     classes = {}
     for name, ec in scenario.equipment_classes.items():
@@ -71,13 +72,24 @@ def with_mean_durations(scenario: Scenario, keep_failures: bool = False,
 def without_material_flow(scenario: Scenario) -> Scenario:
     """A copy without materials, warehouses, layout and fleet."""
     products = {
-        name: prod.model_copy(update={
-            "finished_good": None,
-            "recipe": tuple(st.model_copy(update={"consumes": {}, "produces": {}})
-                            for st in prod.recipe),
-        })
+        name: prod.model_copy(
+            update={
+                "finished_good": None,
+                "recipe": tuple(
+                    st.model_copy(update={"consumes": {}, "produces": {}}) for st in prod.recipe
+                ),
+            }
+        )
         for name, prod in scenario.products.items()
     }
     units = {uid: spec.model_copy(update={"station": None}) for uid, spec in scenario.units.items()}
-    return scenario.model_copy(update={"products": products, "units": units, "materials": {},
-                                       "warehouses": {}, "layout": None, "fleet": None})
+    return scenario.model_copy(
+        update={
+            "products": products,
+            "units": units,
+            "materials": {},
+            "warehouses": {},
+            "layout": None,
+            "fleet": None,
+        }
+    )

@@ -90,3 +90,36 @@ def test_missing_files_are_clear_errors(tmp_path):
         r = twin(*args)
         assert r.returncode == 2, args
         assert "Traceback" not in r.stderr and "none." in r.stderr, args
+
+
+DENSE = SCENARIOS.parent / "tests" / "data" / "dense_loop.yaml"
+
+
+@pytest.mark.solver
+def test_fleet_from_a_plan_file_json(tmp_path):
+    plan = tmp_path / "plan.json"
+    assert twin("plan", str(DENSE), "--time-limit", "3", "--out", str(plan)).returncode == 0
+    r = twin("fleet", str(DENSE), "--max-wait", "5min", "--service", "95", "--plan", str(plan),
+             "--seeds", "1", "--time-limit", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    (lay,) = d["layouts"]
+    assert d["plan"] == str(plan) and lay["demand"] == "plan" and d["service_pct"] == 95
+    assert lay["verified_vehicles"] is not None
+    rows = {row["vehicles"]: row for row in d["table"]}
+    assert rows[lay["verified_vehicles"]]["meets"]
+
+
+def test_fleet_bad_plan_and_service_exit_2(tmp_path):
+    bad = tmp_path / "bad_plan.json"
+    bad.write_text(json.dumps({"operations": [{"order": "o1", "batch": 1, "step": 0, "unit": "nope", "start": 0, "end": 1}]}))
+    r = twin("fleet", str(DENSE), "--plan", str(bad))
+    assert r.returncode == 2 and "bad_plan.json" in r.stderr and "operations[0].unit" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = twin("fleet", str(DENSE), "--plan", str(tmp_path / "none.json"))
+    assert r.returncode == 2 and "none.json" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "junk.json").write_text("{not json")
+    r = twin("fleet", str(DENSE), "--plan", str(tmp_path / "junk.json"))
+    assert r.returncode == 2 and "junk.json" in r.stderr and "Traceback" not in r.stderr
+    r = twin("fleet", str(DENSE), "--service", "0")
+    assert r.returncode == 2 and "--service" in r.stderr
