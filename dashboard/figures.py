@@ -52,6 +52,7 @@ AGV_COLOURS = {
     "traffic": "#ff7f0e",
     "handling": "#bcbd22",
     "charging": "#d62728",
+    "repositioning": "#9467bd",
 }
 _PALETTE = (
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",

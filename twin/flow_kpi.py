@@ -14,7 +14,8 @@ Definitions
 - warehouse occupancy: pallet positions used per warehouse and storage class, time-averaged
   over the window, its maximum, and the level at the end of every week.
 - per vehicle: share of window hours in each state (idle, empty travel, loaded travel, waiting
-  in traffic, handling, charging), metres driven, trips delivered.
+  in traffic, handling, charging, and repositioning to a dwell point with the ``optimised``
+  rule), metres driven, trips delivered.
 - transport wait: request to pick-up, hours, for pick-ups in the window (mean, p95); lead:
   request to delivery.
 """
