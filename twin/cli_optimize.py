@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from twin.cli import UserError, app, err, out, print_json, user_errors
@@ -256,15 +257,19 @@ def fleet(
         )
     table = Table(
         title=f"twin check, {result['service_pct']:g}% within {result['max_wait_min']:g} min, "
-        f"seeds {result['seeds']}" + (f", plan {result['plan']}" if result["plan"] else "")
+        f"seeds {result['seeds']}" + (f", plan {result['plan']}" if result["plan"] else ""),
+        caption="waits in minutes; served: requests picked up of those made",
+        box=box.SIMPLE_HEAD,  # nine columns: no vertical rules, so it fits 80 characters
     )
-    cols = ("scenario", "AGVs", "", "mean min", "p95 min", "max min", "within %", "meets", "served")
-    for c in cols:
+    several = len(result["layouts"]) > 1  # the scenario column only to tell layouts apart
+    cols = ("scenario",) * several + ("AGVs", "", "mean", "p95", "max", "within %", "meets")
+    for c in (*cols, "served"):
         table.add_column(c, justify="left" if c == "scenario" else "right")
     for row in result["table"]:
         mark = ", ".join(k for k in ("model", "verified") if row[k])
+        served = row["served"]
         table.add_row(
-            Path(row["scenario"]).name,
+            *(Path(row["scenario"]).stem,) * several,
             str(row["vehicles"]),
             mark,
             _fmt(row["mean_wait_min"]),
@@ -272,7 +277,7 @@ def fleet(
             _fmt(row["max_wait_min"], 1),
             _fmt(row["within_max_wait_pct"], 1),
             "yes" if row["meets"] else "no",
-            f"{row['served']}/{row['requests']}",
+            "all" if served == row["requests"] else f"{served}/{row['requests']}",
         )
     out.print(table)
 
