@@ -249,7 +249,7 @@ def fleet(
             bound = "proven" if f["proven"] else f"lower bound {f['lower_bound']}"
             model = f"{lay['model_vehicles']} vehicles ({bound})"
         verified = lay["verified_vehicles"]
-        twin_answer = f"{verified} vehicles" if verified is not None else "not found"
+        twin_answer = f"{verified} vehicles" if verified is not None else "no size tried meets it"
         out.print(
             f"{lay['scenario']}: model {model}, {f['seconds']:.1f} s; twin {twin_answer}, "
             f"{lay['twin_seconds']:.1f} s (the plant has {lay['current_fleet']})",
