@@ -9,7 +9,9 @@ The decoder mirrors how the twin executes a plan, so that a plan run with determ
 durations starts every step exactly when planned:
 
 - a unit takes its next step (dispatch ``D``) when it is free, open by its calendar, and the
-  batch is there; it then cleans as the next product requires (minor on the same product,
+  batch is there, but no earlier than the cleaning and setup before the step's start (where
+  the step would otherwise wait for staff, the twin takes the unit that late); it then cleans
+  as the next product requires (minor on the same product,
   matrix/major on a change, campaign clean after ``campaign_batches``; a clean unit idle past
   ``clean_hold`` is cleaned again), waits for the step's staff (granted only on shift),
   sets up, and processes from ``S`` to ``E``;
@@ -100,8 +102,9 @@ class _Pools:
 
     def add(self, p: int, s: float, e: float, n: int) -> None:
         b = self.buckets[p]
+        booking = (s, e, n)  # one object in every day bucket it spans (see grant)
         for d in range(int(s // _DAY), int(max(s, e - _EPS) // _DAY) + 1):
-            b.setdefault(d, []).append((s, e, n))
+            b.setdefault(d, []).append(booking)
             self.journal.append((p, d))
 
     def rollback(self, mark: int) -> None:
@@ -126,10 +129,13 @@ class _Pools:
                     return g
                 continue
             lo, hi = g, g + length
-            ivs = {iv for d in range(int(lo // _DAY), int(hi // _DAY) + 1)
-                   for iv in self.buckets[p].get(d, ())
-                   if iv[0] < hi - _EPS and iv[1] > lo + _EPS}
-            ivs.update(iv[1:] for iv in extra
+            # a booking spanning several days sits in several buckets: count it once, by
+            # identity (two bookings of equal times and size are two bookings, not one)
+            found = {id(iv): iv for d in range(int(lo // _DAY), int(hi // _DAY) + 1)
+                     for iv in self.buckets[p].get(d, ())
+                     if iv[0] < hi - _EPS and iv[1] > lo + _EPS}
+            ivs = list(found.values())
+            ivs.extend(iv[1:] for iv in extra
                        if iv[0] == p and iv[1] < hi - _EPS and iv[2] > lo + _EPS)
             if not ivs:
                 if n <= pool.count:
@@ -234,7 +240,25 @@ class _Decoder:
         return math.inf
 
     def _try(self, oi: int, ui: int, st0: list, ready: float, extra: list) -> tuple:
-        """Times of step oi on unit ui (not committed): (S, E, D, clean, state, staff)."""
+        """Times of step oi on unit ui (not committed): (S, E, D, clean, state, staff).
+
+        The twin takes a unit for a planned operation only its expected cleaning and setup
+        before the planned start (``twin.plan.FollowPlan``). So where the operation would wait
+        for its staff (or for the unit's calendar) after cleaning, the unit is taken that much
+        later: it stays dirty until then and may run out its dirty-hold limit and get a full
+        clean meanwhile, as in the twin. Repeated until the claim no longer moves."""
+        r = self._try_at(oi, ui, st0, ready, extra)
+        setup = self.data.ops[oi].setup
+        for _ in range(4):
+            s, _e, d, c = r[:4]
+            late = s - setup - c  # when the twin claims the unit for this start
+            if late <= d + _EPS:
+                break
+            r = self._try_at(oi, ui, st0, late, extra)
+        return r
+
+    def _try_at(self, oi: int, ui: int, st0: list, ready: float, extra: list) -> tuple:
+        """``_try`` with the unit taken as early as it can be from ``ready``."""
         data = self.data
         op = data.ops[oi]
         u = data.units[ui]

@@ -134,9 +134,12 @@ class Unit:
         row = self.spec.cleaning.matrix.get(self.last_product or "", {})
         return row.get(product, self.spec.cleaning.major)
 
-    def cleaning_estimate(self, product: str) -> float:
-        """Expected cleaning hours before this unit could run ``product`` (for dispatch)."""
-        need = self._cleaning_needed(product, self.env.now)
+    def cleaning_estimate(self, product: str, at: float | None = None) -> float:
+        """Expected cleaning hours before this unit could run ``product`` (for dispatch), if
+        it were taken now or, as it stands, at the later time ``at`` (a clean-hold limit may
+        have run out by then)."""
+        now = self.env.now
+        need = self._cleaning_needed(product, now if at is None else max(at, now))
         return 0.0 if need is None else need[1].mean  # type: ignore[attr-defined]
 
     def prepare(self, product: str):

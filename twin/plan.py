@@ -188,13 +188,14 @@ class FollowPlan:
     def _key(self, req: Request) -> str:
         return self.plant.batch_keys[req.batch] if self.plant is not None else ""
 
-    def _lead(self, unit: Unit, req: Request) -> float:
+    def _lead(self, unit: Unit, req: Request, start: float) -> float:
         """Expected cleaning and setup before processing: the unit is claimed that much before
-        the planned (processing) start."""
+        the planned (processing) ``start``. The cleaning is the one the unit will need when
+        setup is due (a clean-hold limit may run out before then), as the planner counts it."""
         if self.plant is None:
             return 0.0
-        step = self.plant.scenario.products[req.product].recipe[req.step]
-        return unit.cleaning_estimate(req.product) + step.setup.mean
+        setup = self.plant.scenario.products[req.product].recipe[req.step].setup.mean
+        return unit.cleaning_estimate(req.product, at=start - setup) + setup
 
     def _next_op(self, unit: Unit) -> PlannedOperation | None:
         ops = self._queue_of.get(unit.name, ())
@@ -242,7 +243,7 @@ class FollowPlan:
                 req = waiting.get((op.key, op.step))
                 if req is not None:
                     here = True
-                    claim = op.start - self._lead(unit, req)
+                    claim = op.start - self._lead(unit, req, op.start)
                     if now + 1e-9 >= claim or self.early_start:
                         return self._take(req, unit)
                     wake = claim if wake is None else min(wake, claim)

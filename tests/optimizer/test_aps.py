@@ -262,3 +262,45 @@ def test_planning_options_tighten_the_data():
     holds = {(a.max_hold, b.max_hold) for a, b in zip(base.ops, safe.ops, strict=True) if a.max_hold}
     assert (8.0, 4.0) in holds  # metformin drying: scrapped when late, planned at half
     assert (12.0, 12.0) in holds  # paracetamol drying: a deviation only, kept
+
+
+# --------------------------------------------------------------------------- staff bookings
+def test_two_equal_staff_bookings_are_two_bookings():
+    # four packers; two lines booked 2 each over the same hours: a third line has to wait
+    # until they end (a set of bookings once counted them as one)
+    from types import SimpleNamespace
+
+    from optimizer.aps_schedule import _Pools
+    from twin.staff import ALWAYS
+
+    data = SimpleNamespace(pools=[SimpleNamespace(count=4, calendar=ALWAYS)], busy=[])
+    pools = _Pools(data)
+    pools.add(0, 10.0, 22.0, 2)
+    pools.add(0, 10.0, 22.0, 2)
+    assert pools.grant(0, 9.0, 12.0, 2, []) == 22.0
+    assert pools.grant(0, 0.0, 10.0, 2, []) == 0.0  # fits before them
+    # a booking that spans midnight sits in two day buckets and still counts once
+    pools.add(0, 20.0, 30.0, 2)
+    assert pools.grant(0, 22.0, 4.0, 2, []) == 22.0
+
+
+def test_osd_month_plan_books_no_more_staff_than_there_is_and_runs_to_its_makespan():
+    sc = without_material_flow(scenario_for_horizon(load(SCENARIOS / "osd_plant.yaml"), 4 * 168))
+    det = with_mean_durations(sc)
+    data = ApsData.from_scenario(det, seed=0)
+    res = solve(data, objective="tardiness+makespan+cleaning", seed=0, max_iter=0, use_milp=False)
+    # packaging steps need 2 of the 4 packers from the start of setup to the end
+    product = {o.id: o.product for o in det.orders}
+    spans = []
+    for op in res.plan.operations:
+        step = det.products[product[op.order]].recipe[op.step]
+        if step.operators is not None and step.operators.qualification == "packer":
+            spans.append((op.start - step.setup.mean, op.end))
+    assert det.staff["packer"].count == 4 and len(spans) > 50
+    for t, _ in spans:
+        assert 2 * sum(1 for s, e in spans if s <= t + 1e-9 < e - 1e-9) <= 4, t
+    run = simulate(det, seed=0, plan=res.plan)
+    k = run.kpis["plan"]
+    assert k["operations_started"] == k["operations_planned"]
+    assert k["makespan_actual_h"] == pytest.approx(k["makespan_planned_h"], abs=0.5)
+    assert k["start_deviation_h"]["mean_abs"] < 1.0
