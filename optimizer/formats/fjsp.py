@@ -3,17 +3,24 @@
 The first line holds `jobs machines [mean eligible machines per operation]` (the third number is
 ignored). Then comes one line per job: the number of operations, then for each operation the
 number `k` of eligible machines followed by `k` pairs `machine duration`, machines numbered from
-1 as in the original files. Machines are renumbered from 0 in the `ShopInstance`.
+1 as in the original files. Machines are renumbered from 0 in the `ShopInstance`. Sizes and
+durations are bounded (`optimizer.formats.MAX_*`).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from optimizer.formats import (
+    MAX_JOBS,
+    MAX_MACHINES,
+    MAX_OPERATIONS,
     InstanceFormatError,
     ShopInstance,
+    WorkCounter,
     data_lines,
+    parse_duration,
     parse_int,
     parse_positive,
     read_text,
@@ -44,18 +51,20 @@ def parse_fjsp(text: str, source: str = "<string>", name: str = "fjsp") -> ShopI
             f"found {' '.join(tokens)!r}; expected 'jobs machines' optionally followed by the "
             "mean number of machines per operation.",
         )
-    n_jobs = parse_positive(tokens[0], source, line_no, "number of jobs")
-    n_machines = parse_positive(tokens[1], source, line_no, "number of machines")
+    n_jobs = parse_positive(tokens[0], source, line_no, "number of jobs", MAX_JOBS)
+    n_machines = parse_positive(tokens[1], source, line_no, "number of machines", MAX_MACHINES)
     if len(tokens) == 3:
         try:
-            float(tokens[2])
+            mean = float(tokens[2])
         except ValueError:
+            mean = math.nan
+        if not (math.isfinite(mean) and mean >= 0) or "_" in tokens[2]:
             raise InstanceFormatError(
                 source,
                 line_no,
                 f"found {tokens[2]!r} as third value; expected the mean number of machines "
-                "per operation (a number), or nothing.",
-            ) from None
+                "per operation (a finite number >= 0), or nothing.",
+            )
     job_lines = lines[1:]
     if len(job_lines) < n_jobs:
         last = job_lines[-1][0] if job_lines else line_no
@@ -73,15 +82,18 @@ def parse_fjsp(text: str, source: str = "<string>", name: str = "fjsp") -> ShopI
             f"unexpected data {' '.join(extra[:6])!r} after the {n_jobs} job lines announced "
             "in the header; expected the end of the file.",
         )
-    jobs = tuple(_parse_job(tokens, source, no, n_machines) for no, tokens in job_lines)
+    counter = WorkCounter(source)
+    jobs = tuple(_parse_job(tokens, source, no, n_machines, counter) for no, tokens in job_lines)
     return ShopInstance(name=name, n_machines=n_machines, jobs=jobs)
 
 
-def _parse_job(tokens: list[str], source: str, line_no: int, n_machines: int) -> tuple:
+def _parse_job(
+    tokens: list[str], source: str, line_no: int, n_machines: int, counter: WorkCounter
+) -> tuple:
     """One job line: `n_ops` then, per operation, `k` and `k` pairs `machine duration`."""
     pos = 0
 
-    def take(what: str) -> int:
+    def take(what: str, duration_of: int | None = None) -> int:
         nonlocal pos
         if pos >= len(tokens):
             raise InstanceFormatError(
@@ -90,14 +102,19 @@ def _parse_job(tokens: list[str], source: str, line_no: int, n_machines: int) ->
                 f"the line ends after {len(tokens)} numbers; expected {what} next "
                 "(the operation counts announce more data than the line holds).",
             )
-        value = parse_int(tokens[pos], source, line_no, what)
+        if duration_of is None:
+            value = parse_int(tokens[pos], source, line_no, what)
+        else:
+            value = parse_duration(tokens[pos], source, line_no, f"of operation {duration_of}")
         pos += 1
         return value
 
     n_ops = take("the number of operations")
-    if n_ops <= 0:
+    if not 0 < n_ops <= MAX_OPERATIONS:
         raise InstanceFormatError(
-            source, line_no, f"the number of operations is {n_ops}; expected an integer > 0."
+            source,
+            line_no,
+            f"the number of operations is {n_ops}; expected an integer from 1 to {MAX_OPERATIONS}.",
         )
     ops = []
     for i in range(n_ops):
@@ -113,7 +130,7 @@ def _parse_job(tokens: list[str], source: str, line_no: int, n_machines: int) ->
         seen: set[int] = set()
         for _ in range(k):
             machine = take(f"a machine number (1..{n_machines}) for operation {i + 1}")
-            duration = take(f"a duration for operation {i + 1}")
+            duration = take(f"a duration for operation {i + 1}", duration_of=i + 1)
             if not 1 <= machine <= n_machines:
                 raise InstanceFormatError(
                     source,
@@ -128,16 +145,10 @@ def _parse_job(tokens: list[str], source: str, line_no: int, n_machines: int) ->
                     f"machine {machine} is listed twice for operation {i + 1}; expected "
                     "distinct eligible machines.",
                 )
-            if duration < 0:
-                raise InstanceFormatError(
-                    source,
-                    line_no,
-                    f"duration {duration} of operation {i + 1} is negative; expected an "
-                    "integer >= 0.",
-                )
             seen.add(machine)
             alternatives.append((machine - 1, duration))
         ops.append(tuple(alternatives))
+    counter.add(line_no, len(ops), sum(max(d for _, d in op) for op in ops))
     if pos != len(tokens):
         raise InstanceFormatError(
             source,

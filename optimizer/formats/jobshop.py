@@ -3,6 +3,7 @@
 Lines starting with `#` are comments and blank lines are skipped. The first data line holds
 `n m` (jobs, machines); then come exactly `n` lines, one per job, each with `m` pairs
 `machine duration` in the order the job visits the machines, machines numbered from 0.
+Sizes and durations are bounded (`optimizer.formats.MAX_*`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from optimizer.formats import (
+    MAX_JOBS,
+    MAX_MACHINES,
     InstanceFormatError,
     ShopInstance,
+    WorkCounter,
     data_lines,
+    parse_duration,
     parse_int,
     parse_positive,
     read_text,
@@ -43,8 +48,8 @@ def parse_jobshop(text: str, source: str = "<string>", name: str = "jobshop") ->
             f"found {' '.join(tokens)!r}; expected exactly two integers 'n m' "
             "(number of jobs, number of machines).",
         )
-    n_jobs = parse_positive(tokens[0], source, line_no, "number of jobs")
-    n_machines = parse_positive(tokens[1], source, line_no, "number of machines")
+    n_jobs = parse_positive(tokens[0], source, line_no, "number of jobs", MAX_JOBS)
+    n_machines = parse_positive(tokens[1], source, line_no, "number of machines", MAX_MACHINES)
     job_lines = lines[1:]
     if len(job_lines) < n_jobs:
         last = job_lines[-1][0] if job_lines else line_no
@@ -63,6 +68,7 @@ def parse_jobshop(text: str, source: str = "<string>", name: str = "jobshop") ->
             "in the header; expected the end of the file.",
         )
     jobs = []
+    counter = WorkCounter(source)
     for line_no, tokens in job_lines:
         if len(tokens) != 2 * n_machines:
             raise InstanceFormatError(
@@ -75,7 +81,7 @@ def parse_jobshop(text: str, source: str = "<string>", name: str = "jobshop") ->
         seen: set[int] = set()
         for k in range(n_machines):
             machine = parse_int(tokens[2 * k], source, line_no, "a machine number")
-            duration = parse_int(tokens[2 * k + 1], source, line_no, "a duration")
+            duration = parse_duration(tokens[2 * k + 1], source, line_no, f"in pair {k + 1}")
             if not 0 <= machine < n_machines:
                 raise InstanceFormatError(
                     source,
@@ -90,13 +96,8 @@ def parse_jobshop(text: str, source: str = "<string>", name: str = "jobshop") ->
                     f"machine {machine} appears twice in this job; expected each of the "
                     f"{n_machines} machines exactly once.",
                 )
-            if duration < 0:
-                raise InstanceFormatError(
-                    source,
-                    line_no,
-                    f"duration {duration} in pair {k + 1} is negative; expected an integer >= 0.",
-                )
             seen.add(machine)
             ops.append(((machine, duration),))
+        counter.add(line_no, len(ops), sum(op[0][1] for op in ops))
         jobs.append(tuple(ops))
     return ShopInstance(name=name, n_machines=n_machines, jobs=tuple(jobs))
