@@ -233,7 +233,10 @@ def _solve_appsi_highs(
     seconds = time.perf_counter() - started
     objective = res.best_feasible_objective
     if objective is not None:
-        res.solution_loader.load_vars()
+        try:
+            res.solution_loader.load_vars()
+        except Exception as exc:  # HiGHS returned no usable values (e.g. numerically unsound)
+            return _error(options, started, exc)
     tc = res.termination_condition
     if tc == TC.optimal:
         status: SolveStatus = "optimal"
@@ -283,7 +286,10 @@ def _solve_highs(model: Any, options: SolverOptions) -> SolveResult:
     seconds = time.perf_counter() - started
     objective = res.incumbent_objective
     if objective is not None:
-        res.solution_loader.load_vars()
+        try:
+            res.solution_loader.load_vars()
+        except Exception as exc:  # no usable values (e.g. numerically unsound)
+            return _error(options, started, exc)
     tc = res.termination_condition
     if tc == TC.convergenceCriteriaSatisfied:
         status: SolveStatus = "optimal"
@@ -322,8 +328,11 @@ def _solve_legacy(model: Any, options: SolverOptions, warmstart: bool) -> SolveR
     seconds = time.perf_counter() - started
     objective = None
     if len(res.solution) > 0:
-        model.solutions.load_from(res)
-        objective = pyo.value(next(model.component_data_objects(pyo.Objective, active=True)))
+        try:
+            model.solutions.load_from(res)
+            objective = pyo.value(next(model.component_data_objects(pyo.Objective, active=True)))
+        except Exception as exc:  # a solution the model cannot take back
+            return _error(options, started, exc)
     tc = res.solver.termination_condition
     if tc in (TC.optimal, TC.globallyOptimal, TC.locallyOptimal):
         status: SolveStatus = "optimal"

@@ -87,3 +87,25 @@ def test_warm_start_is_accepted() -> None:
     m.take["c"].set_value(0)
     result = solve_model(m, SolverOptions(time_limit=10, node_limit=1), warmstart=True)
     assert result.objective == pytest.approx(9.0)
+
+
+@pytest.mark.solver
+@pytest.mark.parametrize("name", ["appsi_highs", "highs"])
+def test_a_solution_that_cannot_be_loaded_is_an_error_result(name: str, monkeypatch) -> None:
+    """HiGHS once returned fewer values than variables on a model with 1e23 coefficients, and
+    loading them raised an IndexError through every caller; now it is a result like any other."""
+    from pyomo.contrib.appsi import base as appsi_base
+    from pyomo.contrib.solver.common import solution_loader
+    from pyomo.contrib.solver.solvers import highs as new_highs
+
+    def broken(*args, **kwargs):
+        raise IndexError("list index out of range")
+
+    for module in (appsi_base, solution_loader, new_highs):
+        for cls in list(vars(module).values()):
+            if isinstance(cls, type) and "load_vars" in vars(cls):
+                monkeypatch.setattr(cls, "load_vars", broken)
+    result = solve_model(knapsack(), SolverOptions(name=name, time_limit=10))
+    assert result.status == "error"
+    assert result.objective is None and not result.has_solution
+    assert "IndexError" in result.message
