@@ -1,6 +1,6 @@
 """Benchmark `solve_shop` on the public job-shop and flexible job-shop instances, beside CP-SAT.
 
-Runs every instance of ../shared/benchmarks/jobshop and ../shared/benchmarks/fjsp with the same
+Runs every instance of benchmarks/instances/jobshop and benchmarks/instances/fjsp with the same
 time limit and two cores for both solvers (our solver with `threads=2`, OR-Tools CP-SAT with two
 workers), prints a table against the best-known makespans and writes
 benchmarks/results/shop.json.
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARKS = REPO.parent / "shared" / "benchmarks"
+BENCHMARKS = REPO / "benchmarks" / "instances"
 RESULTS = REPO / "benchmarks" / "results" / "shop.json"
 
 if str(REPO) not in sys.path:  # allow running the file directly from a checkout

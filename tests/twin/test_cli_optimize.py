@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from ..conftest import SCENARIOS, SHARED
+from ..conftest import INSTANCES, SCENARIOS
 
 TWIN = [sys.executable, "-m", "twin"]
-JOBSHOP = SHARED / "benchmarks" / "jobshop"
-VRPTW = SHARED / "benchmarks" / "vrptw"
+JOBSHOP = INSTANCES / "jobshop"
+VRPTW = INSTANCES / "vrptw"
 
 
 def twin(*args):
@@ -18,7 +18,6 @@ def twin(*args):
 
 
 @pytest.mark.solver
-@pytest.mark.skipif(not JOBSHOP.exists(), reason="shared benchmarks not present")
 def test_plan_jobshop_instance_json():
     r = twin("plan", "--format", "jsplib", str(JOBSHOP / "ft06.txt"), "--time-limit", "10", "--json")
     assert r.returncode == 0, r.stderr
@@ -27,7 +26,6 @@ def test_plan_jobshop_instance_json():
     assert d["seconds"] <= 11
 
 
-@pytest.mark.skipif(not JOBSHOP.exists(), reason="shared benchmarks not present")
 def test_plan_bad_instance_and_bad_solver_exit_2(tmp_path):
     r = twin("plan", "--format", "fjsp", str(JOBSHOP / "ft06.txt"), "--time-limit", "5")
     assert r.returncode == 2 and "line" in r.stderr and "Traceback" not in r.stderr
@@ -38,7 +36,6 @@ def test_plan_bad_instance_and_bad_solver_exit_2(tmp_path):
 
 
 @pytest.mark.solver
-@pytest.mark.skipif(not VRPTW.exists(), reason="shared benchmarks not present")
 def test_route_vrplib_json():
     r = twin("route", "--format", "vrplib", str(VRPTW / "C101_25.vrp"), "--time-limit", "20", "--json")
     assert r.returncode == 0, r.stderr
