@@ -15,8 +15,9 @@ import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from twin.schema_base import Float, Int, Model
 from twin.units import Distribution, Duration, Fixed
 
 if TYPE_CHECKING:
@@ -40,12 +41,10 @@ __all__ = [
 STORAGE_CLASSES = ("ambient", "cold", "frozen")
 NODE_KINDS = ("dock", "station", "warehouse_gate", "charger", "waypoint")
 StorageClass = Literal["ambient", "cold", "frozen"]
-NonNeg = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+MAX_AMOUNT = 1e12  # quantities, capacities, lengths: bounded like every number of a scenario
+NonNeg = Annotated[Float, Field(ge=0, le=MAX_AMOUNT)]
+Positive = Annotated[Float, Field(gt=0, le=MAX_AMOUNT)]
+_Model = Model
 
 
 # --------------------------------------------------------------------------- materials
@@ -103,7 +102,7 @@ class Supply(_Model):
 
     lead_time: Distribution
     sampling: Distribution = Fixed(value=0.0)
-    reject_probability: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    reject_probability: Annotated[Float, Field(ge=0.0, le=1.0)] = 0.0
     reorder: Reorder
 
 
@@ -128,13 +127,13 @@ class WarehouseSpec(_Model):
 
     gate: str | None = None
     dock: str | None = None
-    capacity: dict[StorageClass, Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    capacity: dict[StorageClass, Annotated[Int, Field(ge=0, le=10_000_000)]] = Field(min_length=1)
 
 
 # --------------------------------------------------------------------------- layout, fleet
 class LayoutNode(_Model):
-    x: float
-    y: float
+    x: Annotated[Float, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+    y: Annotated[Float, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
     kind: Literal["dock", "station", "warehouse_gate", "charger", "waypoint"] = "waypoint"
 
 
@@ -161,14 +160,14 @@ class LayoutSpec(_Model):
 
 
 class FleetSpec(_Model):
-    size: Annotated[int, Field(ge=1)]
+    size: Annotated[Int, Field(ge=1, le=1_000)]
     speed: Positive = 1.0  # m/s
-    capacity: Annotated[int, Field(ge=1)] = 1  # IBCs or pallets per trip
+    capacity: Annotated[Int, Field(ge=1, le=10_000)] = 1  # IBCs or pallets per trip
     battery_kwh: Positive = 20.0
     drain_per_m: NonNeg = 0.0005  # kWh per metre driven
     drain_idle_per_h: NonNeg = 0.05  # kWh per hour standing
     charge_kw: Positive = 5.0
-    charge_threshold: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.25  # share of battery_kwh
+    charge_threshold: Annotated[Float, Field(ge=0.0, lt=1.0)] = 0.25  # share of battery_kwh
     handling: Duration = 2 / 60  # load or unload time
     home: tuple[str, ...] = Field(min_length=1)
     chargers: tuple[str, ...] = ()  # default: every node of kind charger

@@ -50,10 +50,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import yaml
 
 from twin.eventlog import read_parquet, write_parquet
-from twin.scenario import Scenario, load_dict
+from twin.scenario import Scenario, load
 
 if TYPE_CHECKING:
     from twin.experiment import TaskResult
@@ -462,11 +461,7 @@ class Store:
     def scenario(self, run_id: str) -> Scenario:
         """The resolved scenario a run simulated."""
         info = self.get(run_id)
-        data = yaml.load(
-            (info.path / SCENARIO_FILE).read_text(encoding="utf-8"),
-            Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
-        )
-        return load_dict(data, str(info.path / SCENARIO_FILE))
+        return load(info.path / SCENARIO_FILE)
 
     # ------------------------------------------------------------------ queries
     def connect(self) -> Any:

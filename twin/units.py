@@ -22,10 +22,13 @@ from __future__ import annotations
 import math
 import random
 import re
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
+
+from twin.schema_base import Float, Model
 
 if TYPE_CHECKING:
     from twin.streams import Stream
@@ -44,8 +47,10 @@ __all__ = [
     "Empirical",
     "parse_duration",
     "parse_distribution",
-    "format_hours",
+    "MAX_DURATION_H",
 ]
+
+_STD = NormalDist()
 
 _UNITS = {
     "s": 1 / 3600,
@@ -60,6 +65,9 @@ _UNITS = {
     "w": 168.0,
     "wk": 168.0,
 }
+MAX_DURATION_H = 1_000_000.0
+"""The longest duration a scenario may state (about 114 years): longer is a typo or a unit
+mix-up, and would make every KPI that divides by a duration meaningless."""
 _DURATION_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
 
@@ -88,24 +96,17 @@ def parse_duration(value: Any) -> float:
         )
     if not math.isfinite(hours) or hours < 0:
         raise ValueError(f"a duration must be finite and >= 0, got {value!r}")
+    if hours > MAX_DURATION_H:
+        raise ValueError(
+            f"a duration of at most {MAX_DURATION_H:,.0f} h (about 114 years), got {value!r}"
+        )
     return hours
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
-def format_hours(hours: float) -> str:
-    """A short human form of a number of hours, for tables."""
-    if hours >= 48:
-        return f"{hours / 24:.1f}d"
-    if hours >= 1:
-        return f"{hours:.1f}h"
-    return f"{hours * 60:.0f}min"
-
-
-class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
+class _Dist(Model):
     @property
     def mean(self) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -186,17 +187,22 @@ class Triangular(_Dist):
 
 
 class Normal(_Dist):
-    """Normal, truncated to [low, high] (low defaults to 0) by resampling."""
+    """Normal with ``mean`` and ``sd``, truncated to [low, high] (low defaults to 0).
+
+    Sampled exactly from the truncated distribution: by rejection while most of the mass lies
+    inside the bounds (as cheap as an untruncated draw), by the inverse CDF otherwise. ``mean``
+    is the mean of the truncated distribution (what planning and dispatch estimates need), not
+    the parameter, which is ``mean_``.
+    """
 
     dist: Literal["normal"]
     mean_: Duration = Field(alias="mean")
     sd: Duration
     low: Duration = 0.0
     high: Duration | None = None
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
-    )
+    _lo_cdf: float = PrivateAttr(0.0)  # Phi((low - mean) / sd)
+    _mass: float = PrivateAttr(1.0)  # probability of [low, high] under the untruncated normal
+    _tmean: float = PrivateAttr(0.0)
 
     @model_validator(mode="after")
     def _check(self) -> Normal:
@@ -205,21 +211,41 @@ class Normal(_Dist):
             raise ValueError(f"normal needs low <= mean <= high, got mean={self.mean_}h")
         return self
 
+    def model_post_init(self, _context: Any) -> None:
+        mu, sd = self.mean_, self.sd
+        hi = math.inf if self.high is None else self.high
+        if sd <= 0 or hi - self.low <= 1e-12 * max(1.0, abs(mu)):
+            self._tmean, self._mass = mu, 0.0  # a point: sample() returns it
+            return
+        a, b = (self.low - mu) / sd, (hi - mu) / sd
+        lo_cdf, hi_cdf = _STD.cdf(a), (1.0 if b == math.inf else _STD.cdf(b))
+        mass = hi_cdf - lo_cdf  # >= Phi(0) - Phi(a) or Phi(b) - Phi(0): never vanishing here
+        pdf_b = 0.0 if b == math.inf else _STD.pdf(b)
+        self._lo_cdf, self._mass = lo_cdf, mass
+        self._tmean = min(max(mu + sd * (_STD.pdf(a) - pdf_b) / mass, self.low), hi)
+
     @property
     def mean(self) -> float:
-        return self.mean_
+        return self._tmean
 
     @property
     def ideal(self) -> float:
         return max(self.low, self.mean_ - 2 * self.sd)
 
     def sample(self, rng: Rng) -> float:
+        mu, sd = self.mean_, self.sd
+        if self._mass <= 0.0:
+            return self._tmean
         hi = math.inf if self.high is None else self.high
-        for _ in range(100):
-            x = rng.gauss(self.mean_, self.sd)
-            if self.low <= x <= hi:
-                return float(x)
-        return self.mean_
+        if self._mass > 0.5:
+            for _ in range(64):  # P(64 rejections) < 2**-64: exact in practice, bounded always
+                x = rng.gauss(mu, sd)
+                if self.low <= x <= hi:
+                    return float(x)
+        # inverse CDF: u uniform on (Phi(a), Phi(b)); the bounds bracket 1/2, so no tail loss
+        u = self._lo_cdf + self._mass * rng.random()
+        u = min(max(u, 1e-300), 1.0 - 1e-16)
+        return float(min(max(mu + sd * _STD.inv_cdf(u), self.low), hi))
 
 
 class LogNormal(_Dist):
@@ -228,10 +254,6 @@ class LogNormal(_Dist):
     dist: Literal["lognormal"]
     mean_: Duration = Field(alias="mean")
     sd: Duration
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
-    )
 
     @model_validator(mode="after")
     def _check(self) -> LogNormal:
@@ -259,10 +281,6 @@ class Exponential(_Dist):
     dist: Literal["exponential"]
     mean_: Duration = Field(alias="mean")
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
-    )
-
     @property
     def mean(self) -> float:
         return self.mean_
@@ -274,7 +292,7 @@ class Exponential(_Dist):
 class Empirical(_Dist):
     dist: Literal["empirical"]
     values: tuple[Duration, ...] = Field(min_length=1)
-    weights: tuple[float, ...] | None = None
+    weights: tuple[Float, ...] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Empirical:

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel
 
-from twin.scenario import Scenario, ScenarioError, load_dict, read_yaml
+from twin.scenario import Scenario, ScenarioError, load_dict, load_yaml_text, read_yaml
 
 __all__ = [
     "Override",
@@ -125,11 +124,7 @@ def _parse_path(text: str, source: str) -> tuple[Segment, ...]:
 
 
 def _parse_value(text: str, source: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(source, "", text, f"a YAML value ({problem})") from None
+    return load_yaml_text(text, source)
 
 
 def parse_override(text: str, option: str = "--set") -> Override:

@@ -1,26 +1,18 @@
-"""The scenario format: a YAML plant description validated into immutable objects.
-
-``load(path)`` is the only way in. Every problem (syntax, unknown key, wrong type, dangling
-cross-reference) becomes one :class:`ScenarioError` that names the file, the path inside it
-(``products.tab_a.recipe[2].equipment_class``), the bad value and what was expected. After
-loading, nothing in the model re-checks input.
+"""The scenario schema: pydantic models of a plant, frozen once validated.
 
 Times are hours since ``start`` (the calendar start of the plant). Order release and due dates
-may be given as offsets (``"14d"``) or as ISO dates/datetimes, which are converted to offsets.
+may be given as offsets (``"14d"``) or as ISO dates/datetimes, converted to offsets on loading
+(``twin.scenario.loading``). Cross-references are checked in ``twin.scenario.checks``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-import types
-import typing
+import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator
+from pydantic import Field, PlainValidator, field_validator
 
 from twin.flow_spec import (
     BomQty,
@@ -28,20 +20,11 @@ from twin.flow_spec import (
     LayoutSpec,
     Material,
     WarehouseSpec,
-    check_material_flow,
 )
+from twin.schema_base import Float, Int, Model
 from twin.units import Distribution, Duration, Fixed, parse_duration
 
-__all__ = [
-    "ScenarioError",
-    "Scenario",
-    "load",
-    "load_dict",
-    "read_yaml",
-    "UNIT_STATES",
-    "expand_units",
-    "validation_error",
-]
+__all__ = ["Scenario", "UNIT_STATES", "WEEKDAYS", "expand_units", "parse_time"]
 
 UNIT_STATES = (
     "idle",
@@ -56,26 +39,9 @@ UNIT_STATES = (
     "off_shift",
 )
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MAX_SCENARIO_BYTES = 5_000_000
 
 
-class ScenarioError(ValueError):
-    """A scenario problem, as one paragraph a user can act on."""
-
-    def __init__(self, source: str, path: str, value: Any, expected: str) -> None:
-        self.source, self.path, self.value, self.expected = source, path, value, expected
-        where = f"{source}: {path}" if path else source
-        shown = _short(value)
-        super().__init__(f"{where}: bad value {shown}: {expected}")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+_Model = Model
 
 
 def parse_time(value: Any) -> float | dt.datetime:
@@ -89,29 +55,43 @@ def parse_time(value: Any) -> float | dt.datetime:
             return parse_duration(value)
         except ValueError:
             try:
-                return parse_time(dt.datetime.fromisoformat(value))
-            except ValueError:
-                pass
+                return parse_time(dt.datetime.fromisoformat(value.strip()))
+            except ValueError as exc:
+                if _DATE_LIKE.match(value):
+                    raise ValueError(
+                        f"{value!r} is not a calendar date ({exc}); expected a date such as "
+                        "2026-02-01 or 2026-02-01T06:00"
+                    ) from None
         raise ValueError(
             f"expected an offset such as 14d or a date such as 2026-02-01, got {value!r}"
         )
     return parse_duration(value)
 
 
+_DATE_LIKE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
 Time = Annotated[float | dt.datetime, PlainValidator(parse_time)]
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegInt = Annotated[int, Field(ge=0)]
-Priority = Annotated[int, Field(ge=-9999, le=9999)]
+# Bounds on everything that sizes memory or work: a typo must not eat the machine.
+MAX_COUNT = 1_000_000  # batches per campaign or per maintenance interval
+MAX_UNITS_PER_SPEC = 1_000
+MAX_UNITS = 5_000
+MAX_STAFF = 10_000
+MAX_ORDERS = 100_000  # fixed orders, and orders an order generator may make over the horizon
 MAX_BATCHES_PER_ORDER = 10_000
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+MAX_HORIZON_H = 87_600.0  # ten years
+MAX_AMOUNT = 1e12  # quantities, batch sizes, capacities, kW
+PositiveInt = Annotated[Int, Field(ge=1, le=MAX_COUNT)]
+NonNegInt = Annotated[Int, Field(ge=0)]
+Priority = Annotated[Int, Field(ge=-9999, le=9999)]
+Probability = Annotated[Float, Field(ge=0.0, le=1.0)]
+Amount = Annotated[Float, Field(gt=0, le=MAX_AMOUNT)]
 
 
 # --------------------------------------------------------------------------- equipment
 class Capacity(_Model):
     """Batch-size range a unit accepts (kg unless the scenario says otherwise)."""
 
-    min: Annotated[float, Field(ge=0)] = 0.0
-    max: Annotated[float, Field(gt=0)]
+    min: Annotated[Float, Field(ge=0, le=MAX_AMOUNT)] = 0.0
+    max: Amount
 
 
 class Failures(_Model):
@@ -171,7 +151,7 @@ class Cleaning(_Model):
 class EquipmentClass(_Model):
     description: str = ""
     capacity: Capacity | None = None
-    energy_kw: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    energy_kw: dict[str, Annotated[Float, Field(ge=0, le=MAX_AMOUNT)]] = Field(default_factory=dict)
     failures: Failures | None = None
     maintenance: Maintenance | None = None
     cleaning: Cleaning = Cleaning()
@@ -180,7 +160,7 @@ class EquipmentClass(_Model):
 
 class UnitSpec(_Model):
     equipment_class: str = Field(alias="class")
-    count: PositiveInt = 1
+    count: Annotated[Int, Field(ge=1, le=MAX_UNITS_PER_SPEC)] = 1
     shift: str | None = None
     room: str | None = None
     station: str | None = None  # layout node where vehicles load and unload this unit
@@ -193,7 +173,7 @@ class Step(_Model):
     name: str
     equipment_class: str
     duration: Distribution
-    scale_reference: Annotated[float, Field(gt=0)] | None = None
+    scale_reference: Amount | None = None
     setup: Distribution = Fixed(value=0.0)
     operators: StaffNeed | None = None
     max_hold: Duration | None = None
@@ -216,7 +196,7 @@ class QCSpec(_Model):
 
 class Product(_Model):
     description: str = ""
-    batch_size: Annotated[float, Field(gt=0)]
+    batch_size: Amount
     recipe: tuple[Step, ...] = Field(min_length=1)
     qc: QCSpec | None = None
     finished_good: str | None = None  # material that QC-released batches add to stock
@@ -281,7 +261,7 @@ def _merge_weekly(windows: list[tuple[float, float]]) -> list[tuple[float, float
 
 
 class StaffPool(_Model):
-    count: NonNegInt
+    count: Annotated[Int, Field(ge=0, le=MAX_STAFF)]
     shift: str | None = None
 
 
@@ -293,7 +273,7 @@ class Repairs(_Model):
 class Order(_Model):
     id: str
     product: str
-    quantity: Annotated[float, Field(gt=0)]
+    quantity: Amount
     release: Time = 0.0
     due: Time
     priority: Priority = 0
@@ -324,6 +304,10 @@ class Simulation(_Model):
     def _positive(cls, v: float) -> float:
         if v <= 0:
             raise ValueError("the horizon must be > 0")
+        if v > MAX_HORIZON_H:
+            raise ValueError(
+                f"a horizon of at most {MAX_HORIZON_H:,.0f} h (ten years), got {v:,.0f} h"
+            )
         return v
 
 
@@ -342,7 +326,7 @@ class Scenario(_Model):
     shifts: dict[str, Shift] = Field(default_factory=dict)
     qc: QCSpec | None = None
     repairs: Repairs | None = None
-    orders: tuple[Order, ...] = ()
+    orders: tuple[Order, ...] = Field(default=(), max_length=MAX_ORDERS)
     order_generator: OrderGenerator | None = None
     replace_scrapped: bool = True
     materials: dict[str, Material] = Field(default_factory=dict)
@@ -357,6 +341,8 @@ class Scenario(_Model):
             try:
                 t = parse_time(v)
             except ValueError:
+                if isinstance(v, str) and _DATE_LIKE.match(v):
+                    raise
                 t = None
             if isinstance(t, dt.datetime):
                 return t
@@ -379,373 +365,3 @@ def expand_units(units: Mapping[str, UnitSpec]) -> list[tuple[str, str]]:
         out.append((uid, uid))
         out.extend((f"{uid}#{k}", uid) for k in range(2, spec.count + 1))
     return out
-
-
-# --------------------------------------------------------------------------- loading
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with the safe loader; any problem is a ScenarioError."""
-    p = Path(path)
-    src = str(path)
-    if not p.is_file():
-        raise ScenarioError(src, "", str(path), "no such file; expected a scenario YAML file")
-    if p.stat().st_size > MAX_SCENARIO_BYTES:
-        raise ScenarioError(
-            src, "", p.stat().st_size, f"file too large; expected <= {MAX_SCENARIO_BYTES} bytes"
-        )
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(src, "", f"byte {exc.start}", "expected UTF-8 text") from None
-    return parse_yaml_text(text, src)
-
-
-def parse_yaml_text(text: str, source: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(source, where, problem, "expected valid YAML") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            source, "", type(data).__name__, "expected a YAML mapping at the top level"
-        )
-    return data
-
-
-def load(path: str | Path) -> Scenario:
-    """Load and validate a scenario file."""
-    return load_dict(read_yaml(path), str(path))
-
-
-def load_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
-    """Validate plain data (as read from YAML) into a Scenario, or raise ScenarioError."""
-    if not isinstance(data, Mapping):
-        raise ScenarioError(source, "", type(data).__name__, "expected a mapping at the top level")
-    try:
-        scenario = Scenario.model_validate(dict(data))
-    except ValidationError as exc:
-        raise validation_error(exc, source, Scenario) from None
-    except RecursionError:
-        raise ScenarioError(source, "", "...", "nesting too deep") from None
-    scenario = _resolve_times(scenario, source)
-    _check_references(scenario, source)
-    return scenario
-
-
-def _loc_to_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif (
-            part
-            in {"fixed", "uniform", "triangular", "normal", "lognormal", "exponential", "empirical"}
-            and out
-        ):
-            continue  # discriminator tag pydantic inserts for tagged unions
-        elif str(part).startswith(("function-", "union[", "tagged-union[", "constrained-")):
-            continue
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str] | None:
-    """The keys allowed at the place an unknown key was found (walks the model types)."""
-    tp: Any = root
-    for part in loc[:-1]:
-        tp = _unwrap(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            field = next(
-                (f for n, f in tp.model_fields.items() if (f.alias or n) == part or n == part), None
-            )
-            if field is None:
-                return None
-            tp = field.annotation
-        elif typing.get_origin(tp) is dict:
-            tp = typing.get_args(tp)[1]
-        elif typing.get_origin(tp) is tuple:
-            tp = typing.get_args(tp)[0]
-        else:
-            return None
-    tp = _unwrap(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [f.alias or n for n, f in tp.model_fields.items()]
-    return None
-
-
-def _unwrap(tp: Any) -> Any:
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            tp = models[0] if len(models) == 1 else args[0]
-            if len(args) > 1 and not models:
-                return tp
-        else:
-            return tp
-
-
-def validation_error(
-    exc: ValidationError, source: str, root: type[BaseModel] | None = None
-) -> ScenarioError:
-    """A pydantic ValidationError as the one-paragraph ScenarioError (file, path inside it,
-    bad value, expectation); ``root`` is the model validated (for listing allowed keys)."""
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(err["loc"])
-    path = _loc_to_path(loc)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc, root or Scenario)
-        expected = "unknown key" + (
-            f"; expected one of: {', '.join(sorted(allowed))}" if allowed else ""
-        )
-        return ScenarioError(source, path, loc[-1], expected)
-    if kind == "missing":
-        return ScenarioError(source, path, None, "required key is missing")
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    expected = msg[0].lower() + msg[1:] if msg else "a valid value"
-    if kind.startswith(
-        ("int_", "float_", "string_", "bool_", "dict_", "tuple_", "list_")
-    ) or kind in {
-        "greater_than",
-        "greater_than_equal",
-        "less_than_equal",
-        "literal_error",
-        "too_short",
-    }:
-        expected = "expected: " + expected
-    return ScenarioError(source, path, err.get("input"), expected)
-
-
-def _offset(value: Any, start: dt.datetime, source: str, path: str) -> float:
-    if isinstance(value, dt.datetime):
-        hours = (value - start).total_seconds() / 3600
-    elif isinstance(value, dt.date):
-        hours = (dt.datetime(value.year, value.month, value.day) - start).total_seconds() / 3600
-    else:
-        return float(value)
-    if hours < 0:
-        raise ScenarioError(
-            source, path, str(value), f"a date on or after the scenario start {start.isoformat()}"
-        )
-    return hours
-
-
-def _resolve_times(sc: Scenario, source: str) -> Scenario:
-    orders = []
-    for i, o in enumerate(sc.orders):
-        release = _offset(o.release, sc.start, source, f"orders[{i}].release")
-        due = _offset(o.due, sc.start, source, f"orders[{i}].due")
-        orders.append(o.model_copy(update={"release": release, "due": due}))
-    return sc.model_copy(update={"orders": tuple(orders)})
-
-
-def _check_references(sc: Scenario, source: str) -> None:
-    """Every name used somewhere must be defined; combinations must be satisfiable."""
-
-    def fail(path: str, value: Any, expected: str) -> typing.NoReturn:
-        raise ScenarioError(source, path, value, expected)
-
-    def one_of(names: typing.Iterable[str]) -> str:
-        names = sorted(names)
-        return "expected one of: " + ", ".join(names) if names else "none are defined"
-
-    from twin.dispatch import policy_names
-
-    if sc.dispatch not in policy_names():
-        fail("dispatch", sc.dispatch, f"unknown dispatch policy; {one_of(policy_names())}")
-    if sc.simulation.warmup >= sc.simulation.horizon:
-        fail(
-            "simulation.warmup",
-            sc.simulation.warmup,
-            f"a warm-up shorter than the horizon ({sc.simulation.horizon}h)",
-        )
-
-    def check_staff(path: str, need: StaffNeed | None) -> None:
-        if need is None:
-            return
-        if need.qualification not in sc.staff:
-            fail(
-                f"{path}.qualification",
-                need.qualification,
-                f"unknown staff qualification; {one_of(sc.staff)}",
-            )
-        if need.count > sc.staff[need.qualification].count:
-            fail(
-                f"{path}.count",
-                need.count,
-                f"at most the {sc.staff[need.qualification].count} staff of qualification "
-                f"{need.qualification!r} (more could never be found)",
-            )
-
-    def check_shift(path: str, name: str | None) -> None:
-        if name is not None and name not in sc.shifts:
-            fail(path, name, f"unknown shift calendar; {one_of(sc.shifts)}")
-
-    for name, pool in sc.staff.items():
-        check_shift(f"staff.{name}.shift", pool.shift)
-    for name, shift in sc.shifts.items():
-        if not shift.windows():
-            fail(f"shifts.{name}", shift.model_dump(), "at least one working window")
-
-    for cname, cls in sc.equipment_classes.items():
-        base = f"equipment_classes.{cname}"
-        check_shift(f"{base}.shift", cls.shift)
-        for state in cls.energy_kw:
-            if state not in UNIT_STATES:
-                fail(
-                    f"{base}.energy_kw.{state}", state, f"unknown unit state; {one_of(UNIT_STATES)}"
-                )
-        if cls.capacity and cls.capacity.min > cls.capacity.max:
-            fail(
-                f"{base}.capacity.min",
-                cls.capacity.min,
-                f"a minimum <= the maximum {cls.capacity.max}",
-            )
-        m = cls.maintenance
-        if m is not None:
-            if m.every is None and m.every_batches is None:
-                fail(
-                    f"{base}.maintenance", m.model_dump(), "at least one of every or every_batches"
-                )
-            if m.qualification is not None:
-                check_staff(f"{base}.maintenance", StaffNeed(qualification=m.qualification))
-        cl = cls.cleaning
-        for frm, row in cl.matrix.items():
-            if frm not in sc.products:
-                fail(
-                    f"{base}.cleaning.matrix.{frm}", frm, f"unknown product; {one_of(sc.products)}"
-                )
-            for to in row:
-                if to not in sc.products:
-                    fail(
-                        f"{base}.cleaning.matrix.{frm}.{to}",
-                        to,
-                        f"unknown product; {one_of(sc.products)}",
-                    )
-        if cl.campaign_batches is not None and cl.campaign is None:
-            fail(
-                f"{base}.cleaning.campaign",
-                None,
-                "a campaign clean duration when campaign_batches is set",
-            )
-        check_staff(f"{base}.cleaning.operators", cl.operators)
-
-    for uid, spec in sc.units.items():
-        if "#" in uid:
-            fail(f"units.{uid}", uid, "a unit id without '#' (reserved for numbered copies)")
-        if spec.equipment_class not in sc.equipment_classes:
-            fail(
-                f"units.{uid}.class",
-                spec.equipment_class,
-                f"unknown equipment class; {one_of(sc.equipment_classes)}",
-            )
-        check_shift(f"units.{uid}.shift", spec.shift)
-
-    used_classes = {s.spec.equipment_class for s in _unit_views(sc)}
-    for pname, prod in sc.products.items():
-        for i, step in enumerate(prod.recipe):
-            base = f"products.{pname}.recipe[{i}]"
-            if step.equipment_class not in sc.equipment_classes:
-                fail(
-                    f"{base}.equipment_class",
-                    step.equipment_class,
-                    f"unknown equipment class; {one_of(sc.equipment_classes)}",
-                )
-            if step.equipment_class not in used_classes:
-                fail(
-                    f"{base}.equipment_class",
-                    step.equipment_class,
-                    "an equipment class with at least one unit in units",
-                )
-            cap = sc.equipment_classes[step.equipment_class].capacity
-            if cap and not (cap.min <= prod.batch_size <= cap.max):
-                fail(
-                    f"products.{pname}.batch_size",
-                    prod.batch_size,
-                    f"a batch size within the capacity {cap.min}-{cap.max} of equipment class "
-                    f"{step.equipment_class!r} used by recipe[{i}]",
-                )
-            check_staff(f"{base}.operators", step.operators)
-            if step.transfer == "direct" and i == len(prod.recipe) - 1:
-                fail(
-                    f"{base}.transfer", "direct", "'store' on the last step (there is no next unit)"
-                )
-        if prod.qc and prod.qc.qualification:
-            check_staff(f"products.{pname}.qc", StaffNeed(qualification=prod.qc.qualification))
-    if sc.qc and sc.qc.qualification:
-        check_staff("qc", StaffNeed(qualification=sc.qc.qualification))
-    if sc.repairs:
-        check_staff("repairs", StaffNeed(qualification=sc.repairs.qualification))
-
-    seen: set[str] = set()
-    for i, o in enumerate(sc.orders):
-        if o.id in seen:
-            fail(f"orders[{i}].id", o.id, "a unique order id")
-        seen.add(o.id)
-        if o.product not in sc.products:
-            fail(f"orders[{i}].product", o.product, f"unknown product; {one_of(sc.products)}")
-        n = o.quantity / sc.products[o.product].batch_size
-        if n > MAX_BATCHES_PER_ORDER:
-            fail(
-                f"orders[{i}].quantity",
-                o.quantity,
-                f"at most {MAX_BATCHES_PER_ORDER} batches of "
-                f"{sc.products[o.product].batch_size:g} per order",
-            )
-        if float(o.due) < float(o.release):
-            fail(f"orders[{i}].due", o.due, f"a due date on or after the release ({o.release}h)")
-    if sc.order_generator:
-        for pname, stream in sc.order_generator.products.items():
-            if pname not in sc.products:
-                fail(
-                    f"order_generator.products.{pname}",
-                    pname,
-                    f"unknown product; {one_of(sc.products)}",
-                )
-            if stream.interarrival.mean < 1 / 60:
-                fail(
-                    f"order_generator.products.{pname}.interarrival",
-                    stream.interarrival.mean,
-                    "a mean interarrival time of at least 1min",
-                )
-            if stream.quantity.mean <= 0:
-                fail(
-                    f"order_generator.products.{pname}.quantity",
-                    stream.quantity.mean,
-                    "a mean quantity > 0",
-                )
-            top = max(
-                stream.quantity.mean,
-                getattr(stream.quantity, "high", 0.0) or 0.0,
-                max(getattr(stream.quantity, "values", (0.0,))),
-            )
-            if top / sc.products[pname].batch_size > MAX_BATCHES_PER_ORDER:
-                fail(
-                    f"order_generator.products.{pname}.quantity",
-                    top,
-                    f"at most {MAX_BATCHES_PER_ORDER} batches per order",
-                )
-    if not sc.orders and not sc.order_generator:
-        fail("orders", [], "at least one order, or an order_generator")
-    for cname, cls in sc.equipment_classes.items():
-        if math.isinf(cls.capacity.max if cls.capacity else 1.0):
-            fail(f"equipment_classes.{cname}.capacity.max", "inf", "a finite capacity")
-    check_material_flow(sc, fail, one_of)
-
-
-class _UnitView(typing.NamedTuple):
-    name: str
-    spec: UnitSpec
-
-
-def _unit_views(sc: Scenario) -> list[_UnitView]:
-    return [_UnitView(name, sc.units[uid]) for name, uid in sc.unit_names()]
