@@ -250,6 +250,8 @@ def to_routing_data(sc: DistributionScenario) -> RoutingData:
         distance=distance,
         name=sc.name,
         time_format="clock",
+        distance_unit="km",
+        load_unit=sc.load_unit,
     )
 
 
