@@ -13,30 +13,55 @@ Nodes are numbered 1..DIMENSION; the file ends with EOF (optional). Distances fo
 convention of the published Solomon optima: d(i, j) = floor(10 * euclidean(i, j)) / 10, and the
 travel time equals that truncated distance. The VEHICLES line is kept but is not binding for
 the published optima (the fleet is free, the objective is total distance).
+
+The `vrplib` package (the reader PyVRP uses) parses the text; this module checks what it read
+against what a VRPTW instance must be, and says where a file goes wrong. `vrplib` drops the
+node ids and line numbers, so `_locate` keeps, for each header key and section row, the line
+it came from (the same lines `vrplib` reads: not blank, not `#` comments, up to EOF): every
+problem is an `InstanceFormatError` naming the file, the line, the bad value and what was
+expected.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from optimizer.formats import InstanceFormatError, read_text
 
 if TYPE_CHECKING:
     from optimizer.routing import RoutingData
 
-__all__ = ["VrplibInstance", "parse_vrplib", "read_vrplib", "solomon_distance", "to_routing_data"]
+__all__ = [
+    "MAX_CUSTOMERS",
+    "MAX_NUMBER",
+    "VrplibInstance",
+    "parse_vrplib",
+    "read_vrplib",
+    "solomon_distance",
+    "to_routing_data",
+]
 
-_SECTIONS = {
-    "NODE_COORD_SECTION": 3,
-    "DEMAND_SECTION": 2,
-    "TIME_WINDOW_SECTION": 3,
-    "SERVICE_TIME_SECTION": 2,
-    "DEPOT_SECTION": 1,
+_SECTIONS = {  # values per row after the node id
+    "NODE_COORD_SECTION": 2,
+    "DEMAND_SECTION": 1,
+    "TIME_WINDOW_SECTION": 2,
+    "SERVICE_TIME_SECTION": 1,
+    "DEPOT_SECTION": 0,
 }
 _REQUIRED = ("NODE_COORD_SECTION", "DEMAND_SECTION", "TIME_WINDOW_SECTION", "DEPOT_SECTION")
+
+MAX_CUSTOMERS = 1_000
+"""Customers in one instance (the largest VRPTW sets, Gehring and Homberger, have 1,000): the
+distance matrix is held in full."""
+MAX_NUMBER = 10_000_000
+"""Largest coordinate (in absolute value), demand, capacity, time or service time. Solomon values
+are below 1,000 and Gehring-Homberger ones below 10,000; up to 1e7 distances and times stay
+exact in HiGHS (1e-9 relative tolerances) and within PyVRP's integers after scaling."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +70,8 @@ class VrplibInstance:
 
     `coords[i]`, `demands[i]`, `windows[i]` (earliest, latest start of service) and
     `service_times[i]` describe node i; nodes are renumbered so that the depot comes first and
-    customers keep their file order. `customer_ids[i - 1]` is the file id of customer node i.
+    the customers follow in the order of their ids. `customer_ids[i - 1]` is the file id of
+    customer node i.
     """
 
     name: str
@@ -83,88 +109,38 @@ def read_vrplib(path: str | Path, name: str | None = None) -> VrplibInstance:
 
 def parse_vrplib(text: str, source: str = "<string>", name: str = "vrptw") -> VrplibInstance:
     """Parse the text of a VRPLIB VRPTW instance; `source` names it in error messages."""
-    header: dict[str, tuple[int, str]] = {}
-    rows: dict[str, list[tuple[int, list[str]]]] = {}
-    section: str | None = None
-    last_line = 1
-    for line_no, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        last_line = line_no
-        if not line:
-            continue
-        word = line.split()[0].rstrip(":").upper()
-        if word == "EOF":
-            break
-        if word.endswith("_SECTION"):
-            if word not in _SECTIONS:
-                raise InstanceFormatError(
-                    source,
-                    line_no,
-                    f"found section {word!r}; expected one of {', '.join(_SECTIONS)}.",
-                )
-            if word in rows:
-                raise InstanceFormatError(source, line_no, f"section {word} appears twice.")
-            section = word
-            rows[section] = []
-            continue
-        if ":" in line and section is None:
-            key, _, value = line.partition(":")
-            header[key.strip().upper()] = (line_no, value.strip())
-            continue
-        if section is None:
-            raise InstanceFormatError(
-                source, line_no, f"found {line!r}; expected a 'KEY : VALUE' header line."
-            )
-        tokens = line.split()
-        if section == "DEPOT_SECTION":
-            rows[section].extend((line_no, [t]) for t in tokens)
-            continue
-        width = _SECTIONS[section]
-        if len(tokens) != width:
-            raise InstanceFormatError(
-                source,
-                line_no,
-                f"found {line!r} in {section}; expected {width} numbers per line.",
-            )
-        rows[section].append((line_no, tokens))
+    from vrplib.parse import parse_vrplib as vrplib_parse
 
+    where = _locate(text, source)
     for key in _REQUIRED:
-        if key not in rows:
-            raise InstanceFormatError(source, last_line, f"section {key} is missing.")
-    dimension = _header_int(header, "DIMENSION", source, minimum=2)
-    capacity = _header_number(header, "CAPACITY", source)
-    vehicles = _header_int(header, "VEHICLES", source, minimum=1) if "VEHICLES" in header else None
-    if "EDGE_WEIGHT_TYPE" in header:
-        line_no, value = header["EDGE_WEIGHT_TYPE"]
+        if key not in where.sections:
+            raise InstanceFormatError(source, where.last, f"section {key} is missing.")
+    dimension = _header_int(where, "DIMENSION", minimum=2, maximum=MAX_CUSTOMERS + 1)
+    capacity = _header_number(where, "CAPACITY")
+    vehicles = None
+    if "VEHICLES" in where.specs:
+        vehicles = _header_int(where, "VEHICLES", minimum=1, maximum=10 * MAX_CUSTOMERS)
+    if "EDGE_WEIGHT_TYPE" in where.specs:
+        line_no, value = where.specs["EDGE_WEIGHT_TYPE"]
         if value.upper() != "EUC_2D":
             raise InstanceFormatError(
                 source, line_no, f"EDGE_WEIGHT_TYPE is {value!r}; expected EUC_2D."
             )
-
-    coords = _by_node(rows["NODE_COORD_SECTION"], dimension, source, "NODE_COORD_SECTION")
-    demands = _by_node(rows["DEMAND_SECTION"], dimension, source, "DEMAND_SECTION")
-    windows = _by_node(rows["TIME_WINDOW_SECTION"], dimension, source, "TIME_WINDOW_SECTION")
-    if "SERVICE_TIME_SECTION" in rows:
-        services = _by_node(rows["SERVICE_TIME_SECTION"], dimension, source, "SERVICE_TIME_SECTION")
-    else:
-        services = {i: (0, [0.0]) for i in range(1, dimension + 1)}
-
-    depot_ids = []
-    for line_no, (token,) in rows["DEPOT_SECTION"]:
-        value = _int(token, source, line_no, "a depot node id or -1")
-        if value == -1:
-            break
-        if not 1 <= value <= dimension:
-            raise InstanceFormatError(
-                source, line_no, f"depot id {value} is outside 1..{dimension}."
-            )
-        depot_ids.append(value)
-    if len(depot_ids) != 1:
-        line_no = rows["DEPOT_SECTION"][0][0] if rows["DEPOT_SECTION"] else last_line
+    try:
+        raw = vrplib_parse(text, compute_edge_weights=False)
+    except Exception as exc:  # anything the structure checks above did not foresee
         raise InstanceFormatError(
-            source, line_no, f"found {len(depot_ids)} depots {depot_ids}; expected exactly one."
-        )
-    depot = depot_ids[0]
+            source, 0, f"vrplib cannot read it ({exc}); expected a VRPLIB VRPTW instance."
+        ) from exc
+
+    coords = _by_node(where, raw, "NODE_COORD_SECTION", dimension)
+    demands = _by_node(where, raw, "DEMAND_SECTION", dimension)
+    windows = _by_node(where, raw, "TIME_WINDOW_SECTION", dimension)
+    if "SERVICE_TIME_SECTION" in where.sections:
+        services = _by_node(where, raw, "SERVICE_TIME_SECTION", dimension)
+    else:
+        services = {i: (0, (0.0,)) for i in range(1, dimension + 1)}
+    depot = _depot(where, dimension)
 
     for node, (line_no, (value,)) in demands.items():
         if value < 0:
@@ -172,11 +148,12 @@ def parse_vrplib(text: str, source: str = "<string>", name: str = "vrptw") -> Vr
                 source, line_no, f"node {node} has demand {value:g}; expected a number >= 0."
             )
     for node, (line_no, (early, late)) in windows.items():
-        if early > late:
+        if early < 0 or early > late:
             raise InstanceFormatError(
                 source,
                 line_no,
-                f"node {node} has time window [{early:g}, {late:g}]; expected earliest <= latest.",
+                f"node {node} has time window [{early:g}, {late:g}]; expected "
+                "0 <= earliest <= latest.",
             )
     for node, (line_no, (value,)) in services.items():
         if value < 0:
@@ -235,36 +212,115 @@ def to_routing_data(instance: VrplibInstance, fleet_from_file: bool = False) -> 
     )
 
 
-# ----------------------------------------------------------------------------- helpers
-def _header_int(header: dict[str, tuple[int, str]], key: str, source: str, minimum: int) -> int:
-    if key not in header:
-        raise InstanceFormatError(source, 1, f"header {key} is missing.")
-    line_no, value = header[key]
-    number = _int(value, source, line_no, f"{key} as an integer")
-    if number < minimum:
+# ----------------------------------------------------------------------------- locating
+@dataclass
+class _Where:
+    """Where the header keys and section rows of a file are (1-based line numbers)."""
+
+    source: str
+    specs: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """KEY -> (line, value text)."""
+    sections: dict[str, tuple[int, list[tuple[int, str]]]] = field(default_factory=dict)
+    """NAME_SECTION -> (header line, [(line, text) of each row])."""
+    last: int = 1
+
+
+def _locate(text: str, source: str) -> _Where:
+    """The lines `vrplib` reads, grouped as it groups them, with their line numbers; a line
+    that is neither a header nor a section row, an unknown or repeated section, and a header
+    after the sections are refused here, where the line is known."""
+    where = _Where(source)
+    rows: list[tuple[int, str]] | None = None
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        where.last = line_no
+        if "EOF" in line:
+            break
+        if "_SECTION" in line:
+            word = line.split()[0].rstrip(":").upper()
+            if word not in _SECTIONS:
+                raise InstanceFormatError(
+                    source,
+                    line_no,
+                    f"found section {word!r}; expected one of {', '.join(_SECTIONS)}.",
+                )
+            if word in where.sections:
+                raise InstanceFormatError(source, line_no, f"section {word} appears twice.")
+            rows = []
+            where.sections[word] = (line_no, rows)
+        elif rows is not None:
+            if ":" in line:
+                raise InstanceFormatError(
+                    source,
+                    line_no,
+                    f"found {line!r} after the sections began; expected the 'KEY : VALUE' "
+                    "header lines before the first section.",
+                )
+            rows.append((line_no, line))
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            where.specs[key.strip().upper()] = (line_no, value.strip())
+        else:
+            raise InstanceFormatError(
+                source, line_no, f"found {line!r}; expected a 'KEY : VALUE' header line."
+            )
+    return where
+
+
+def _header_int(where: _Where, key: str, minimum: int, maximum: int) -> int:
+    if key not in where.specs:
+        raise InstanceFormatError(where.source, 1, f"header {key} is missing.")
+    line_no, value = where.specs[key]
+    try:
+        number = int(value)
+    except ValueError:
         raise InstanceFormatError(
-            source, line_no, f"{key} is {number}; expected an integer >= {minimum}."
+            where.source, line_no, f"found {value!r}; expected {key} as an integer."
+        ) from None
+    if not minimum <= number <= maximum:
+        raise InstanceFormatError(
+            where.source,
+            line_no,
+            f"{key} is {number}; expected an integer from {minimum} to {maximum}.",
         )
     return number
 
 
-def _header_number(header: dict[str, tuple[int, str]], key: str, source: str) -> float:
-    if key not in header:
-        raise InstanceFormatError(source, 1, f"header {key} is missing.")
-    line_no, value = header[key]
-    number = _float(value, source, line_no, f"{key} as a number")
-    if number <= 0:
-        raise InstanceFormatError(source, line_no, f"{key} is {value!r}; expected a number > 0.")
+def _header_number(where: _Where, key: str) -> float:
+    if key not in where.specs:
+        raise InstanceFormatError(where.source, 1, f"header {key} is missing.")
+    line_no, value = where.specs[key]
+    number = _number(value, where.source, line_no, f"{key} as a number")
+    if not 0 < number <= MAX_NUMBER:
+        raise InstanceFormatError(
+            where.source, line_no, f"{key} is {value!r}; expected a number > 0 and <= {MAX_NUMBER}."
+        )
     return number
 
 
+def _rows(raw: dict[str, Any], section: str) -> list[list[Any]]:
+    """The values `vrplib` read for a section, one list per row (node ids removed)."""
+    data = raw.get(section.removesuffix("_SECTION").lower(), [])
+    if isinstance(data, np.ndarray):
+        if data.ndim == 1:
+            return [[x] for x in data.tolist()]
+        return [list(row) for row in data.tolist()]
+    return [list(row) for row in data]
+
+
 def _by_node(
-    rows: list[tuple[int, list[str]]], dimension: int, source: str, section: str
-) -> dict[int, tuple[int, list[float]]]:
-    """Section rows keyed by node id, each id 1..dimension present exactly once."""
-    out: dict[int, tuple[int, list[float]]] = {}
-    for line_no, tokens in rows:
-        node = _int(tokens[0], source, line_no, f"a node id in {section}")
+    where: _Where, raw: dict[str, Any], section: str, dimension: int
+) -> dict[int, tuple[int, tuple[float, ...]]]:
+    """Section rows keyed by node id (each id 1..dimension exactly once), as (line, values)."""
+    source = where.source
+    _, lines = where.sections[section]
+    values = _rows(raw, section)
+    width = _SECTIONS[section]
+    out: dict[int, tuple[int, tuple[float, ...]]] = {}
+    for (line_no, line), row in zip(lines, values, strict=True):
+        node = _int(line.split()[0], source, line_no, f"a node id in {section}")
         if not 1 <= node <= dimension:
             raise InstanceFormatError(
                 source, line_no, f"node id {node} in {section} is outside 1..{dimension}."
@@ -273,11 +329,21 @@ def _by_node(
             raise InstanceFormatError(
                 source, line_no, f"node id {node} appears twice in {section}."
             )
-        values = [_float(t, source, line_no, f"a number in {section}") for t in tokens[1:]]
-        out[node] = (line_no, values)
+        if len(row) != width:
+            raise InstanceFormatError(
+                source,
+                line_no,
+                f"found {line!r} in {section}; expected {width + 1} numbers per line.",
+            )
+        tokens = line.split()[1:]  # as written, for the messages
+        numbers = tuple(
+            _number(x, source, line_no, f"a number in {section}", shown=tok)
+            for x, tok in zip(row, tokens, strict=True)
+        )
+        out[node] = (line_no, numbers)
     if len(out) != dimension:
         missing = sorted(set(range(1, dimension + 1)) - set(out))
-        line_no = rows[-1][0] if rows else 1
+        line_no = lines[-1][0] if lines else where.sections[section][0]
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
         raise InstanceFormatError(
             source,
@@ -288,18 +354,49 @@ def _by_node(
     return out
 
 
-def _int(token: str, source: str, line_no: int, what: str) -> int:
+def _depot(where: _Where, dimension: int) -> int:
+    """The one depot's node id (1-based): the ids of DEPOT_SECTION up to -1."""
+    source = where.source
+    header, lines = where.sections["DEPOT_SECTION"]
+    first = lines[0][0] if lines else header
+    tokens = [(no, tok) for no, line in lines for tok in line.split()]
+    ids = []
+    for line_no, token in tokens:
+        value = _int(token, source, line_no, "a depot node id or -1")
+        if value == -1:
+            break
+        if not 1 <= value <= dimension:
+            raise InstanceFormatError(
+                source, line_no, f"depot id {value} is outside 1..{dimension}."
+            )
+        ids.append(value)
+    if len(ids) != 1:
+        raise InstanceFormatError(
+            source, first, f"found {len(ids)} depots {ids}; expected exactly one."
+        )
+    return ids[0]
+
+
+def _int(token: Any, source: str, line_no: int, what: str) -> int:
     try:
-        return int(token)
+        return int(str(token))
     except ValueError:
         raise InstanceFormatError(source, line_no, f"found {token!r}; expected {what}.") from None
 
 
-def _float(token: str, source: str, line_no: int, what: str) -> float:
+def _number(token: Any, source: str, line_no: int, what: str, shown: str | None = None) -> float:
+    """A finite number of at most `MAX_NUMBER` in absolute value; `vrplib` hands over ints,
+    floats, or (in a section with a non-numeric entry) strings. `shown`: the token as the file
+    writes it."""
+    text = str(token) if shown is None else shown
     try:
         value = float(token)
-    except ValueError:
-        raise InstanceFormatError(source, line_no, f"found {token!r}; expected {what}.") from None
-    if not math.isfinite(value):
-        raise InstanceFormatError(source, line_no, f"found {token!r}; expected a finite number.")
+    except (TypeError, ValueError):
+        raise InstanceFormatError(source, line_no, f"found {text!r}; expected {what}.") from None
+    if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+        raise InstanceFormatError(
+            source,
+            line_no,
+            f"found {text!r}; expected a finite number of at most {MAX_NUMBER} in absolute value.",
+        )
     return value

@@ -1,4 +1,5 @@
-"""The VRPLIB (Solomon VRPTW) reader: a tiny hand-written file, malformed files, shared files."""
+"""The VRPLIB (Solomon VRPTW) reader: a tiny hand-written file, malformed files, the public
+instances in benchmarks/instances/vrptw."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from optimizer.formats import InstanceFormatError
 from optimizer.formats.vrplib import parse_vrplib, read_vrplib, solomon_distance, to_routing_data
 
-VRPTW = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks" / "vrptw"
+VRPTW = Path(__file__).resolve().parents[2] / "benchmarks" / "instances" / "vrptw"
 
 TINY = """NAME : tiny
 TYPE : CVRPTW
@@ -95,6 +96,21 @@ def test_routing_data_has_a_free_fleet_and_solomon_distances() -> None:
         ("DEPOT_SECTION\n1\n", "DEPOT_SECTION\n1\n2\n", 28, ["expected exactly one"]),
         ("DEPOT_SECTION", "PICKUP_SECTION\nDEPOT_SECTION", 27, ["PICKUP_SECTION"]),
         ("1 0 0\n2 3 4", "1 0 0\n1 3 4", 9, ["appears twice"]),
+        ("2 3 4\n", "2 3 nan\n", 9, ["'nan'", "finite number"]),
+        ("2 3 4\n", "2 3 1e30\n", 9, ["1e30", "at most 10000000"]),
+        ("2 0 50\n", "2 -5 50\n", 19, ["[-5, 50]", "0 <= earliest"]),
+        ("3 2\n", "3 -2\n", 25, ["service time -2", ">= 0"]),
+        ("DIMENSION : 4", "DIMENSION : four", 3, ["'four'", "DIMENSION as an integer"]),
+        ("DIMENSION : 4", "DIMENSION : 5000", 3, ["5000", "from 2 to 1001"]),
+        ("4 0 7\n", "4 0 7\nCOMMENT : late\n", 12, ["after the sections began"]),
+        ("TYPE : CVRPTW\n", "TYPE : CVRPTW\nstray words\n", 3, ["'stray words'", "KEY : VALUE"]),
+        ("DEPOT_SECTION\n1\n", "DEPOT_SECTION\n9\n", 28, ["depot id 9", "outside 1..4"]),
+        (
+            "NODE_COORD_SECTION\n1 0 0",
+            "NODE_COORD_SECTION\n1 0 0\nNODE_COORD_SECTION",
+            9,
+            ["twice"],
+        ),
     ],
 )
 def test_malformed_files_name_line_value_and_expectation(
@@ -121,10 +137,17 @@ def test_missing_section_and_header() -> None:
         parse_vrplib(TINY.replace("DIMENSION : 4\n", ""))
 
 
-def test_shared_solomon_files_read() -> None:
+def test_public_solomon_files_read() -> None:
     table = json.loads((VRPTW / "best_known.json").read_text(encoding="utf-8"))
     for row in table:
         inst = read_vrplib(VRPTW / f"{row['instance']}.vrp")
         assert inst.n_customers == row["customers"]
         assert inst.demands[0] == 0
         assert all(d > 0 for d in inst.demands[1:])
+
+
+def test_reader_gives_the_same_instance_as_the_published_layout() -> None:
+    """Node ids out of order and comment lines: `vrplib` keeps the file order and drops the
+    ids, so the reader puts the rows back by id."""
+    shuffled = TINY.replace("2 4\n3 5\n", "3 5\n# a comment\n2 4\n")
+    assert parse_vrplib(shuffled) == parse_vrplib(TINY)
