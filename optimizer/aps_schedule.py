@@ -207,9 +207,9 @@ class _Decoder:
                 m_at = _open_at(cal, st[NEXT_DUE])
             w_at = math.inf
             if st[DIRTY] and u.dirty_hold is not None:
-                w = st[REL] + u.dirty_hold
-                if w >= free - _EPS and cal.is_open(w):
-                    w_at = w
+                # the twin cleans a free dirty unit at its limit (counted from the end of use),
+                # at once if it is released or opens later; a claim at that instant wins
+                w_at = _open_at(cal, max(st[SINCE] + u.dirty_hold, free))
             if m_at <= d + _EPS and m_at <= w_at:
                 g = m_at
                 if u.maint_staff is not None:
@@ -223,7 +223,7 @@ class _Decoder:
                     while st[NEXT_DUE] <= m_at + _EPS:
                         st[NEXT_DUE] += every
                 continue
-            if w_at <= d + _EPS:
+            if w_at < d - _EPS:
                 full = u.campaign if u.campaign_batches is not None or u.campaign else u.major
                 g = w_at
                 if u.clean_staff is not None:

@@ -1,8 +1,11 @@
 """A batch follows its recipe: wait for a unit, cleaning and staff; process; hold; QC release.
 
 Hold times: a step's ``max_hold`` limits the time from its end to the start of processing of
-the next step. When it runs out the batch raises a deviation at that moment (contemporaneous
-record); with ``on_hold_violation: scrap`` the batch is scrapped then. A ``direct`` transfer
+the next step; starting exactly at the limit is on time (``twin.rules.hold_violated``). When
+the limit passes while the batch still waits for its unit or materials, the batch raises a
+deviation at that moment (contemporaneous record); when the unit was granted in time but
+cleaning and setup push processing past the limit, the deviation is raised as processing
+starts. With ``on_hold_violation: scrap`` the batch is scrapped then. A ``direct`` transfer
 keeps the unit (state blocked) until the next step's unit is granted.
 
 After the last step the batch is in quarantine until QC releases (or rejects) it; a product
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from twin.eventlog import kind_code
+from twin.rules import hold_violated
 from twin.scenario import Product, QCSpec
 
 if TYPE_CHECKING:
@@ -61,12 +65,20 @@ class Batch:
     rng: Stream
 
 
-def _hold_wait(env, log, event, deadline: float, batch: Batch, step: int):
-    """Process: wait for ``event``; if the hold-time ``deadline`` passes first, record the
-    deviation at that moment. Returns whether the hold time ran out."""
+def _hold_wait(plant: Plant, event, deadline: float, batch: Batch, step: int):
+    """Process: wait for ``event`` (a unit granted, materials in stock); if the hold-time
+    ``deadline`` passes first, record the deviation at that moment. Returns whether the hold
+    time ran out.
+
+    The boundary is ``twin.rules.hold_violated``: what happens at the deadline itself is on
+    time, so at the deadline the check waits for the end of that instant (a unit freed at
+    exactly the limit must not count as late, whatever the order of the events)."""
+    env, log = plant.env, plant.log
     if event.triggered or deadline == math.inf:
         return False
     yield event | env.timeout(max(0.0, deadline - env.now))
+    if not event.triggered:
+        yield plant.end_of_instant()
     if event.triggered:
         return False
     log.emit(
@@ -113,7 +125,7 @@ def run_batch(plant: Plant, batch: Batch):
             if needs:  # wait until the materials are there before queueing for a unit
                 ready = inventory.wait_for(batch.id, i, needs)
                 if deadline != math.inf and not hold_flagged:
-                    hold_flagged = yield from _hold_wait(env, log, ready, deadline, batch, i)
+                    hold_flagged = yield from _hold_wait(plant, ready, deadline, batch, i)
                     if hold_flagged and hold_policy == "scrap":
                         inventory.cancel_wait(ready)
                         _scrap_on_hold(plant, batch, i, held)
@@ -130,7 +142,7 @@ def run_batch(plant: Plant, batch: Batch):
                 step.duration.mean * scale,
             )
             if deadline != math.inf and not hold_flagged:
-                hold_flagged = yield from _hold_wait(env, log, req.event, deadline, batch, i)
+                hold_flagged = yield from _hold_wait(plant, req.event, deadline, batch, i)
                 if hold_flagged and hold_policy == "scrap":
                     queue.cancel(req)
                     _scrap_on_hold(plant, batch, i, held)
@@ -182,7 +194,7 @@ def run_batch(plant: Plant, batch: Batch):
             unit.set_state("setup")
             log.emit(K_SETUP, unit=unit.code, batch=batch.id, step=i, value=setup)
             yield env.timeout(setup)
-        if env.now > deadline and not hold_flagged:
+        if not hold_flagged and hold_violated(env.now, deadline):
             log.emit(
                 K_DEVIATION,
                 unit=unit.code,

@@ -6,10 +6,14 @@ starved (reserved for a batch but waiting for staff), down (breakdown, waiting f
 repair), maintenance (planned), off_shift (closed by the unit's calendar).
 
 Cleaning happens when the next batch is known: a minor clean before a batch of the same
-product, a major clean (from-to matrix) on product change, a campaign clean after N batches.
-A unit left dirty is cleaned fully when its dirty-hold limit runs out; if it is used later than
-that, a deviation is raised and a major clean done. A clean unit unused past its clean-hold
-limit is cleaned again before use.
+product, a major clean (from-to matrix) on product change, a campaign clean after N batches
+(the rules are pure functions in ``twin.rules``, shared with the planner). Which cleaning is
+done is decided when it starts (after any wait for a cleaner). A dirty unit must start cleaning
+within ``dirty_hold`` of the end of its last use: a free unit nobody claims is cleaned fully at
+that limit (or at once when it is released after it: a unit blocked by its batch, or off
+shift); any cleaning that starts after the limit is logged as a ``dirty_hold`` deviation of the
+overrun, and a minor clean becomes a major one. A clean unit unused past its clean-hold limit
+is cleaned again before use.
 
 Failures count operating (processing) time: a unit draws a time to failure from the MTBF
 distribution and breaks down when its processing hours reach it; repair takes a technician
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from twin.dispatch import Request
 from twin.eventlog import kind_code
+from twin.rules import DIRTY, CleanState, cleaned, cleaning_needed, dirty_overrun, full_clean
 from twin.scenario import UNIT_STATES, EquipmentClass
 
 if TYPE_CHECKING:
@@ -40,8 +45,6 @@ K_REPAIR_END = kind_code("repair_end")
 K_MAINT_START = kind_code("maintenance_start")
 K_MAINT_END = kind_code("maintenance_end")
 K_DEVIATION = kind_code("deviation")
-
-CLEAN, MINOR, DIRTY = "clean", "minor", "dirty"
 
 
 class Unit:
@@ -70,11 +73,7 @@ class Unit:
         self.state = ""
         self.busy = False  # reserved by a batch, or cleaning/maintenance on its own
         self.open = open_now
-        self.cleanliness = CLEAN
-        self.last_product: str | None = None
-        self.campaign_count = 0
-        self.clean_since = 0.0
-        self.dirty_since = 0.0
+        self.clean = CleanState()  # cleanliness, last product, campaign count, clocks
         self._epoch = 0
         self.maint_due = False
         self.batches_since_maint = 0
@@ -101,7 +100,7 @@ class Unit:
     def _rest_state(self) -> str:
         if not self.open:
             return "off_shift"
-        return "dirty_hold" if self.cleanliness == DIRTY else "idle"
+        return "dirty_hold" if self.clean.cleanliness == DIRTY else "idle"
 
     @property
     def free(self) -> bool:
@@ -114,83 +113,57 @@ class Unit:
             self.plant.reserved[(req.batch, req.step)] = (self.name, self.env.now)
 
     # ------------------------------------------------------------------ cleaning
-    def _cleaning_needed(self, product: str, now: float) -> tuple[str, object] | None:
-        cl = self.spec.cleaning
-        if self.cleanliness == CLEAN:
-            if cl.clean_hold is not None and now - self.clean_since > cl.clean_hold:
-                return "reclean", cl.minor
-            return None
-        if cl.campaign_batches is not None and self.campaign_count >= cl.campaign_batches:
-            return "campaign", cl.campaign
-        if self.last_product != product:
-            return "major", self._major(product)
-        if self.cleanliness == MINOR:
-            if cl.clean_hold is not None and now - self.clean_since > cl.clean_hold:
-                return "reclean", cl.minor
-            return None
-        return "minor", cl.minor
-
-    def _major(self, product: str):
-        row = self.spec.cleaning.matrix.get(self.last_product or "", {})
-        return row.get(product, self.spec.cleaning.major)
-
     def cleaning_estimate(self, product: str, at: float | None = None) -> float:
         """Expected cleaning hours before this unit could run ``product`` (for dispatch), if
         it were taken now or, as it stands, at the later time ``at`` (a clean-hold limit may
         have run out by then)."""
         now = self.env.now
-        need = self._cleaning_needed(product, now if at is None else max(at, now))
-        return 0.0 if need is None else need[1].mean  # type: ignore[attr-defined]
+        need = cleaning_needed(
+            self.spec.cleaning, self.clean, product, now if at is None else max(at, now)
+        )
+        return 0.0 if need is None else need[1].mean
 
     def prepare(self, product: str):
         """Process: clean the reserved unit as the next product requires."""
-        need = self._cleaning_needed(product, self.env.now)
         cl = self.spec.cleaning
-        if (
-            self.cleanliness == DIRTY
-            and cl.dirty_hold is not None
-            and self.env.now - self.dirty_since > cl.dirty_hold
-        ):
-            self.log.emit(
-                K_DEVIATION,
-                unit=self.code,
-                state=self.log.code("dirty_hold"),
-                value=self.env.now - self.dirty_since - cl.dirty_hold,
-            )
-            if need is None or need[0] == "minor":
-                need = ("major", self._major(product) if self.last_product != product else cl.major)
-        if need is not None:
-            yield from self._clean(need[0], need[1])
-
-    def _clean(self, kind: str, dist) -> object:
-        dur = dist.sample(self.rng_clean)
-        cl = self.spec.cleaning
-        if dur <= 0 and cl.operators is None:
-            self._cleaned(kind)
+        if cleaning_needed(cl, self.clean, product, self.env.now) is None:
             return
-        staff = None
-        if cl.operators is not None:
-            staff = self.plant.pools[cl.operators.qualification]
-            grant = staff.request(cl.operators.count)
-            if not grant.triggered:
-                self.set_state("starved")
-                yield grant
-        self.set_state("cleaning")
-        self.log.emit(K_CLEAN_START, unit=self.code, state=self.log.code(kind), value=dur)
-        if dur > 0:
-            yield self.env.timeout(dur)
-        if staff is not None:
-            staff.release(cl.operators.count)
-        self.log.emit(K_CLEAN_END, unit=self.code, state=self.log.code(kind))
-        self._cleaned(kind)
+        staff = yield from self._cleaners()
+        need = cleaning_needed(cl, self.clean, product, self.env.now)  # as it starts
+        yield from self._clean(need[0] if need else "minor", need[1] if need else None, staff)
 
-    def _cleaned(self, kind: str) -> None:
-        if kind in ("major", "campaign", "full"):
-            self.campaign_count = 0
-            self.cleanliness = CLEAN
-        else:
-            self.cleanliness = MINOR if self.last_product is not None else CLEAN
-        self.clean_since = self.env.now
+    def _cleaners(self):
+        """Process: the cleaning staff (None if the class needs none); the unit is starved
+        while it waits for them. Returns the pool to release after cleaning."""
+        ops = self.spec.cleaning.operators
+        if ops is None:
+            return None
+        staff = self.plant.pools[ops.qualification]
+        grant = staff.request(ops.count)
+        if not grant.triggered:
+            self.set_state("starved")
+            yield grant
+        return staff
+
+    def _clean(self, kind: str, dist, staff) -> object:
+        """Process: clean now (the staff, if any, already granted)."""
+        cl = self.spec.cleaning
+        now = self.env.now
+        over = dirty_overrun(cl, self.clean, now)
+        if over > 0:
+            self.log.emit(
+                K_DEVIATION, unit=self.code, state=self.log.code("dirty_hold"), value=over
+            )
+        dur = 0.0 if dist is None else dist.sample(self.rng_clean)
+        if dur > 0 or staff is not None:
+            self.set_state("cleaning")
+            self.log.emit(K_CLEAN_START, unit=self.code, state=self.log.code(kind), value=dur)
+            if dur > 0:
+                yield self.env.timeout(dur)
+            if staff is not None:
+                staff.release(cl.operators.count)  # type: ignore[union-attr]
+            self.log.emit(K_CLEAN_END, unit=self.code, state=self.log.code(kind))
+        self.clean = cleaned(self.clean, kind, self.env.now)
 
     # ------------------------------------------------------------------ processing, failures
     def _draw_ttf(self) -> float:
@@ -236,11 +209,14 @@ class Unit:
     # ------------------------------------------------------------------ after a batch
     def finish_batch(self, product: str, scrapped: bool = False) -> None:
         """The batch's material left (or was scrapped): the unit is dirty."""
-        self.last_product = product
-        if self.needs_cleaning:
-            self.cleanliness = DIRTY
-        self.dirty_since = self.env.now
-        self.campaign_count += 1
+        st = self.clean
+        self.clean = CleanState(
+            DIRTY if self.needs_cleaning else st.cleanliness,
+            product,
+            st.campaign_count + 1,
+            st.clean_since,
+            self.env.now,
+        )
         self.batches_since_maint += 1
         m = self.spec.maintenance
         if (
@@ -264,8 +240,7 @@ class Unit:
             queue.unsettled.append(self)
         else:
             self.set_state(self._rest_state())
-        if self.cleanliness == DIRTY and self.spec.cleaning.dirty_hold is not None:
-            self.env.process(self._dirty_watch(self._epoch))
+        self._watch_dirty()
         queue.dispatch()
 
     def settle(self) -> None:
@@ -273,16 +248,24 @@ class Unit:
         if not self.busy:
             self.set_state(self._rest_state())
 
+    def _watch_dirty(self) -> None:
+        """A free dirty unit is cleaned fully at its dirty-hold limit (at once if that has
+        passed), unless a batch claims it first; a claim at the limit itself wins."""
+        if self.clean.cleanliness == DIRTY and self.spec.cleaning.dirty_hold is not None:
+            self._epoch += 1
+            self.env.process(self._dirty_watch(self._epoch))
+
     def _dirty_watch(self, epoch: int):
-        """Clean fully when the dirty-hold limit runs out and nobody has claimed the unit."""
-        yield self.env.timeout(self.spec.cleaning.dirty_hold)
-        if epoch != self._epoch or self.busy or not self.open or self.cleanliness != DIRTY:
+        limit = self.clean.dirty_since + self.spec.cleaning.dirty_hold  # type: ignore[operator]
+        if limit > self.env.now:
+            yield self.env.timeout(limit - self.env.now)
+        yield self.plant.end_of_instant()
+        if epoch != self._epoch or self.busy or not self.open or self.clean.cleanliness != DIRTY:
             return
         self.busy = True
         self._epoch += 1
-        cl = self.spec.cleaning
-        full = cl.campaign if cl.campaign is not None else cl.major
-        yield from self._clean("full", full)
+        staff = yield from self._cleaners()
+        yield from self._clean("full", full_clean(self.spec.cleaning), staff)
         self.release()
 
     # ------------------------------------------------------------------ maintenance, calendar
@@ -324,4 +307,5 @@ class Unit:
             return
         self.set_state(self._rest_state())
         if is_open:
+            self._watch_dirty()  # a limit that ran out off shift is acted on at the opening
             self.queue.dispatch()

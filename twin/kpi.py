@@ -8,7 +8,9 @@ Definitions
 -----------
 - throughput: batches (and quantity) QC-released per product in the window; per week too.
 - makespan: first batch release to last batch completion (QC release or scrap), hours.
-- lead time: batch release to QC release, for batches released in the window (mean, p95).
+- lead time: batch release (to the floor) to QC release, for batches released to the floor in
+  the window and QC-released by its end (mean, p95); batches released during the warm-up are
+  not counted, however late they finish.
 - OTIF %: of the orders that can be judged (due inside the window, or already complete with a
   due date after the warm-up), the share completed in full (all batches released by QC) on or
   before their due date.
@@ -187,8 +189,9 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
     for d in throughput.values():
         d["per_week"] = d["batches"] / weeks if weeks > 0 else 0.0
 
+    # lead time of the batches released to the floor in the window (and QC-released by its end)
     leads = np.array(
-        [ok_t[i] - release_t[b] for i, b in enumerate(ok_batches.tolist()) if in_win[i]]
+        [ok_t[i] - release_t[b] for i, b in enumerate(ok_batches.tolist()) if release_t[b] >= lo]
     )
     finished_t = np.concatenate([t[qc_ok], t[scrap & ~v.mask("detail", "qc_reject")], t[qc_bad]])
     makespan = float(finished_t.max() - t[rel].min()) if len(finished_t) and rel.any() else 0.0

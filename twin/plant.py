@@ -122,6 +122,7 @@ class Plant:
         self.orders = generate_orders(scenario, seed, replication)
         self.all_released = False
         self.done = self.env.event()
+        self._instant_end: simpy.Event | None = None
         log = self.log
         log.emit(K_RUN_START, value=scenario.simulation.warmup, detail=log.code(scenario.name))
         for name, uid in scenario.unit_names():
@@ -176,6 +177,25 @@ class Plant:
     # ------------------------------------------------------------------ helpers
     def rng(self, *key: str) -> Stream:
         return stream(self.seed, self.replication, *key)
+
+    def end_of_instant(self) -> simpy.Event:
+        """An event that fires once nothing else is left to happen at the current time.
+
+        Rules with a boundary at a model time (a hold time running out, a dirty-hold limit)
+        wait for it, so that whatever else happens at that same instant (a unit freed, a batch
+        arriving, a dispatch decision) counts as on time, whatever the order of the events."""
+        ev = self._instant_end
+        if ev is None or ev.triggered:
+            ev = self._instant_end = self.env.event()
+            self.env.process(self._drain(ev))
+        return ev
+
+    def _drain(self, ev: simpy.Event):
+        env = self.env
+        while env.peek() <= env.now:
+            yield env.timeout(0)
+        self._instant_end = None
+        ev.succeed()
 
     def calendar(self, shift: str | None) -> Calendar:
         if shift is None:
