@@ -3,26 +3,48 @@
 Pages live in ``dashboard/pages/`` and register themselves (``dash.register_page``); they find
 the run store and the background jobs through the Flask app's config (``context.store_root()``
 and ``context.jobs()``), so no page imports this module and nothing is loaded at import time.
+Downloads, reports and the playback timeline are plain Flask routes (``dashboard/routes.py``).
+
+``serve`` checks the address first (``check_bind``: a port in use, a host that does not resolve
+or is not this machine's, a privileged port) and raises :class:`ServeError` with one paragraph
+saying what is wrong; then it serves with waitress (a production WSGI server, several threads),
+never Flask's development server.
 """
 
 from __future__ import annotations
 
+import errno
+import socket
+from collections.abc import Iterable
 from pathlib import Path
 
 import dash
 import flask
 from dash import dcc, html
 
-from dashboard import data, ids
+from dashboard import data, ids, routes, security
 from dashboard.context import CONFIG_JOBS, CONFIG_SCENARIOS, CONFIG_STORE
 from dashboard.jobs import Jobs
 
-__all__ = ["create_app", "serve", "DEFAULT_HOST", "DEFAULT_PORT"]
+__all__ = [
+    "create_app",
+    "serve",
+    "check_bind",
+    "ServeError",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "DEFAULT_THREADS",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
+DEFAULT_THREADS = 8
 _PAGES = Path(__file__).resolve().parent / "pages"
 _NAV = (("Runs", "/"), ("Playback", "/playback"), ("Compare", "/compare"), ("What-if", "/what-if"))
+
+
+class ServeError(ValueError):
+    """The dashboard cannot listen where it was asked to (phrased for the user)."""
 
 
 def _default_scenarios() -> Path:
@@ -31,12 +53,16 @@ def _default_scenarios() -> Path:
 
 
 def create_app(
-    store_path: str | Path = "runs", scenarios_dir: str | Path | None = None
+    store_path: str | Path = "runs",
+    scenarios_dir: str | Path | None = None,
+    allowed_hosts: Iterable[str] | None = security.LOOPBACK_NAMES,
 ) -> dash.Dash:
     """The multi-page dashboard over the run store at ``store_path`` (created when missing).
 
     ``scenarios_dir`` holds the base scenarios the what-if page offers (``scenarios/`` of the
-    current folder, else the one shipped next to the package).
+    current folder, else the one shipped next to the package). Requests whose Host header is
+    not in ``allowed_hosts`` are refused (421); ``None`` turns the check off (behind a reverse
+    proxy that checks hosts itself).
     """
     root = Path(store_path).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -48,15 +74,20 @@ def create_app(
         suppress_callback_exceptions=True,
         update_title=None,
         eager_loading=True,  # fetch plotly.js while the first page's data is prepared
+        serve_locally=True,  # every script from this server: works offline, no CDN
     )
     app.server.config[CONFIG_STORE] = str(root)
     app.server.config[CONFIG_SCENARIOS] = str(Path(scenarios_dir or _default_scenarios()).resolve())
     app.server.config[CONFIG_JOBS] = Jobs(str(root))
     app.server.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024  # uploads arrive base64-encoded
+    security.install(
+        app.server, None if allowed_hosts is None else {*map(security.hostname_of, allowed_hosts)}
+    )
+    app.server.register_blueprint(routes.blueprint)
     nav = html.Nav(
         [html.Span("PharmaTwin", className="brand")]
         + [dcc.Link(label, href=href, className="nav-link") for label, href in _NAV]
-        + [html.Span(f"store: {root}", className="store")],
+        + [html.Span(f"store: {root.name}", className="store")],
         id=ids.NAV,
     )
     app.layout = html.Div([nav, html.Main(dash.page_container)])
@@ -75,19 +106,100 @@ def create_app(
                 rep = req.args.get("rep", "0")
                 data.prefetch(root, run, int(rep) if rep.isdigit() else 0)
 
-    # Take this app's page callbacks now: they are registered globally when Dash imports the
-    # pages, and would otherwise go to whichever app of the process serves a request first.
-    app._setup_server()
+    # Take this app's page callbacks now: Dash registers page callbacks globally when it imports
+    # the pages, and each app claims them in its first request's before_request hook; running
+    # the hooks once here (Flask's public preprocess_request) binds them to this app, not to
+    # whichever app of the process serves a request first.
+    with app.server.test_request_context("/", headers={"Host": "127.0.0.1"}):
+        app.server.preprocess_request()
     return app
 
 
-def serve(store: str | Path = "runs", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Serve the dashboard (never in debug mode; on 127.0.0.1 unless ``host`` says otherwise)."""
-    app = create_app(store)
+def check_bind(host: str, port: int) -> tuple[str, int]:
+    """Check that the dashboard can listen on ``host:port``: raise :class:`ServeError` with one
+    paragraph (what, the bad value, what was expected) if not; return the address to bind."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ServeError(
+            f"port: bad value {port!r}: expected a TCP port number from 1 to 65535 "
+            f"(the default is {DEFAULT_PORT})"
+        )
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ServeError(
+            f"host: bad value {host!r}: the name does not resolve to an address ({exc}); "
+            f"expected an address or name of this machine, e.g. {DEFAULT_HOST} (this machine "
+            "only) or 0.0.0.0 (every interface)"
+        ) from None
+    family, _, _, _, addr = infos[0]
+    try:
+        _probe(family, addr)
+    except OSError as exc:
+        raise ServeError(_bind_message(host, port, exc)) from None
+    return host, port
+
+
+def _probe(family: int, addr: tuple) -> None:
+    """Bind (without listening) and release: fails as the real server would."""
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
+        s.bind(addr)
+
+
+def _bind_message(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port: bad value {port}: another program (perhaps another dashboard) already "
+            f"listens on {host}:{port}; expected a free port: stop the other one, or choose "
+            f"another with --port, e.g. --port {port + 1 if port < 65535 else 8050}"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (
+            f"port: bad value {port}: ports below 1024 are privileged and this user may not "
+            f"listen on them; expected a port from 1024 to 65535, e.g. --port {DEFAULT_PORT} "
+            "(put a reverse proxy on port 80/443 in front of it)"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"host: bad value {host!r}: not an address of this machine; expected one of its "
+            f"addresses or names, e.g. {DEFAULT_HOST} (this machine only) or 0.0.0.0 (every "
+            "interface)"
+        )
+    return f"{host}:{port}: cannot listen there ({exc.strerror or exc}); expected a free port"
+
+
+def serve(
+    store: str | Path = "runs",
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    threads: int = DEFAULT_THREADS,
+    allowed_hosts: Iterable[str] = (),
+) -> None:
+    """Serve the dashboard with waitress (never in debug mode; on 127.0.0.1 unless ``host``
+    says otherwise). Raises :class:`ServeError` before anything is printed when the address
+    cannot be used. ``allowed_hosts``: more Host names to answer to (a reverse proxy's)."""
+    from waitress import create_server
+
+    check_bind(host, port)
+    app = create_app(store, allowed_hosts=security.host_names(host, allowed_hosts))
     _warm_up()
+    try:
+        server = create_server(app.server, host=host, port=port, threads=threads, ident="")
+    except OSError as exc:  # lost a race for the port since the check
+        raise ServeError(_bind_message(host, port, exc)) from None
     where = Path(store).resolve()
-    print(f"PharmaTwin dashboard on http://{host}:{port} (store {where}); Ctrl+C stops")
-    app.run(host=host, port=port, debug=False)
+    shown = f"[{host}]" if ":" in host else host
+    print(
+        f"PharmaTwin dashboard running on http://{shown}:{port} (store {where}; waitress, "
+        f"{threads} threads); Ctrl+C stops",
+        flush=True,
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
 
 
 def _warm_up() -> None:

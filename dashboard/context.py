@@ -25,3 +25,19 @@ def scenarios_dir() -> Path:
 
 def jobs() -> Jobs:
     return flask.current_app.config[CONFIG_JOBS]
+
+
+def store_name() -> str:
+    """The store as the browser may see it: its folder's name, never the server's path."""
+    return Path(store_root()).name
+
+
+def public(text: str) -> str:
+    """A message with the server's absolute paths (store, scenarios folder) replaced by their
+    names, fit to send to the browser."""
+    for path, name in (
+        (store_root(), f"store {store_name()}"),
+        (str(scenarios_dir()), "scenarios"),
+    ):
+        text = text.replace(f"in {path}", f"in {name}").replace(path, name)
+    return text

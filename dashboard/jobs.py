@@ -48,7 +48,9 @@ class Jobs:
     ) -> int:
         """Start a job; returns its id at once. With ``plan_seconds`` the job first optimises
         a plan (that long) and every replication follows it."""
-        label = (variant.name or "base") + (" + optimised plan" if plan_seconds else "")
+        label = (variant.name or "base") + (
+            f", optimised plan ({plan_seconds:g} s)" if plan_seconds else ""
+        )
         job = Job(next(self._ids), label, replications)
         with self._lock:
             self._jobs[job.id] = job
@@ -116,6 +118,9 @@ def _with_plan(variant: Variant, seed: int, seconds: float) -> tuple[Variant, di
         sc = scenario_for_horizon(sc, sc.simulation.horizon, seed)
     plan, _ = plan_scenario(sc, None, seconds, seed=seed)
     planned = dataclasses.replace(
-        variant, scenario=sc, overrides=(*variant.overrides, "--plan auto")
+        variant,
+        scenario=sc,
+        overrides=(*variant.overrides, "--plan auto"),
+        name=f"{variant.name or 'base'}, optimised plan ({seconds:g} s)",
     )
     return planned, {"plan": plan.to_dict(), "early_start": False, "freeze": 0.0}

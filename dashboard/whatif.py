@@ -27,6 +27,7 @@ __all__ = [
     "overrides",
     "read_upload",
     "make_variant",
+    "describe",
     "plan_option_available",
 ]
 
@@ -48,9 +49,25 @@ class Params:
 
 
 def list_scenarios(folder: str | Path) -> list[str]:
-    """The scenario files (``*.yaml``) of a folder, sorted."""
+    """The scenario files (``*.yaml``) of a folder, sorted (full paths: the server's business;
+    the page offers their names)."""
     p = Path(folder)
     return sorted(str(f) for f in p.glob("*.yaml")) if p.is_dir() else []
+
+
+_GENERATED = (".failures.mtbf=", ".interarrival=")
+
+
+def describe(sets: list[str], mtbf_factor: float = 1.0, volume_factor: float = 1.0) -> str:
+    """The what-if's name as a planner reads it: the plain overrides as they are, and the
+    factors instead of the JSON distributions they expand to
+    (``units.press_1.count=3, MTBF x2, order volume x1.5``); ``base`` when nothing changed."""
+    parts = [s for s in sets if not any(g in s for g in _GENERATED)]
+    if any(".failures.mtbf=" in s for s in sets):
+        parts.append(f"MTBF x{mtbf_factor:g}")
+    if any(".interarrival=" in s for s in sets):
+        parts.append(f"order volume x{volume_factor:g}")
+    return ", ".join(parts) or "base"
 
 
 def params_of(sc: Scenario) -> Params:
@@ -146,10 +163,13 @@ def read_upload(contents: str, filename: str, limit: int = MAX_UPLOAD_BYTES) -> 
     return data
 
 
-def make_variant(base: str, sets: list[str], data: dict[str, Any] | None = None) -> Variant:
+def make_variant(
+    base: str, sets: list[str], data: dict[str, Any] | None = None, name: str | None = None
+) -> Variant:
     """The validated what-if variant: ``base`` (a file, or the name of uploaded ``data``) with
-    the overrides applied. Raises ScenarioError with the CLI's message."""
-    return resolve(base, overrides=sets, name=", ".join(sets) or "base", base_data=data)
+    the overrides applied, named ``name`` (else the overrides). Raises ScenarioError with the
+    CLI's message."""
+    return resolve(base, overrides=sets, name=name or ", ".join(sets) or "base", base_data=data)
 
 
 def plan_option_available() -> bool:

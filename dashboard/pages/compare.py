@@ -1,14 +1,18 @@
-"""Compare two or more runs: KPI means with 95% intervals, differences to the first run (paired
-by replication when the runs share a seed), distributions over replications, utilisation and
-Gantt charts side by side."""
+"""Compare two or more runs on one consistent basis (:mod:`dashboard.comparison`): means and
+differences over the same replications, n beside every number, and a note saying what the
+numbers rest on; distributions, utilisation and Gantt charts side by side. Runs are named by
+scenario, variant and short id everywhere. The URL carries the runs and KPIs."""
 
 from __future__ import annotations
 
-import dash
-from dash import Input, Output, callback, dash_table, dcc, html
+from urllib.parse import urlencode
 
-from dashboard import data, figures, ids
-from dashboard.context import store_root
+import dash
+from dash import Input, Output, callback, clientside_callback, dash_table, dcc, html
+
+from dashboard import comparison, data, figures, ids
+from dashboard.context import public, store_root
+from dashboard.listing import labels_of
 from twin.experiment import DEFAULT_KPIS
 from twin.store import Store, StoreError
 
@@ -16,23 +20,53 @@ dash.register_page(__name__, path="/compare", name="Compare", title="PharmaTwin:
 
 GANTT_DAYS = 14
 MAX_GANTTS = 3
+FORMATS = (("CSV", "csv"), ("Parquet", "parquet"), ("Excel", "xlsx"))
 
 
-def layout(runs: str | None = None, **_query: str) -> html.Div:
+def _known(chosen: list[str]) -> tuple[list[str], list[str]]:
+    """(run ids found in the store, the ones that are not) of those in a link."""
+    store = Store(store_root())
+    found, missing = [], []
+    for rid in chosen:
+        try:
+            found.append(store.get(rid).id)
+        except StoreError:
+            missing.append(rid)
+    return found, missing
+
+
+def layout(runs: str | None = None, kpis: str | None = None, **_query: str) -> html.Div:
     rows = data.runs_rows(store_root())
     options = [
-        {"label": f"{r['id']} ({r['variant']}, seed {r['seed']})", "value": r["id"]} for r in rows
+        {"label": f"{r['label']} (seed {r['seed']}, {r['replications']} reps)", "value": r["id"]}
+        for r in rows
     ]
     chosen = [r for r in (runs or "").split(",") if r]
-    if not chosen:
+    missing: list[str] = []
+    if chosen:
+        chosen, missing = _known(chosen)
+    else:
         chosen = [r["id"] for r in rows[:2]]
     try:
-        names = _kpi_names(data.flat_samples(data.kpi_samples(store_root(), chosen)))
+        flat = comparison.kpi_samples(store_root(), chosen)
+        names = sorted({k for s in flat.values() for f in s.values() for k in f})
     except StoreError:
         names = []
+    wanted = [k for k in (kpis or "").split(",") if k] or list(DEFAULT_KPIS)
+    note = ""
+    if missing:
+        note = public(
+            "Left out: "
+            + ", ".join(repr(m) for m in missing)
+            + (" is" if len(missing) == 1 else " are")
+            + " not a run of this store (deleted, or a link from another store); "
+            "choose runs below."
+        )
     return html.Div(
         [
             html.H2("Compare runs"),
+            html.P(note, id=ids.CMP_MISSING, className="error"),
+            html.Span(id=ids.CMP_URL, style={"display": "none"}),
             html.Div(
                 [
                     html.Label("runs (the first is the reference)"),
@@ -41,7 +75,7 @@ def layout(runs: str | None = None, **_query: str) -> html.Div:
                         options=options,
                         value=chosen,
                         multi=True,
-                        style={"minWidth": "640px"},
+                        style={"minWidth": "760px"},
                     ),
                 ],
                 className="toolbar",
@@ -53,13 +87,14 @@ def layout(runs: str | None = None, **_query: str) -> html.Div:
                         id=ids.CMP_KPIS,
                         options=names,
                         multi=True,
-                        value=list(DEFAULT_KPIS),
-                        style={"minWidth": "640px"},
+                        value=wanted,
+                        style={"minWidth": "760px"},
                     ),
                 ],
                 className="toolbar",
             ),
-            html.P(id=ids.CMP_NOTE),
+            html.Div(id=ids.CMP_DOWNLOADS, className="toolbar"),
+            html.P(id=ids.CMP_NOTE, className="note"),
             dash_table.DataTable(
                 id=ids.CMP_TABLE,
                 sort_action="native",
@@ -69,21 +104,35 @@ def layout(runs: str | None = None, **_query: str) -> html.Div:
                     "padding": "4px 8px",
                     "textAlign": "right",
                 },
+                style_cell_conditional=[{"if": {"column_id": "kpi"}, "textAlign": "left"}],
                 style_header={"fontWeight": "bold", "whiteSpace": "normal"},
                 style_table={"overflowX": "auto"},
             ),
-            html.H3("Distributions over replications"),
-            dcc.Graph(id=ids.CMP_DIST, config={"displaylogo": False}),
-            html.H3("Utilisation (mean time share per state)"),
-            dcc.Graph(id=ids.CMP_UTIL, config={"displaylogo": False}),
-            html.H3(f"Gantt, replication 0, first {GANTT_DAYS} days after the warm-up"),
+            dcc.Graph(id=ids.CMP_DIST, config=figures.GRAPH_CONFIG),
+            dcc.Graph(id=ids.CMP_UTIL, config=figures.GRAPH_CONFIG),
             html.Div(id=ids.CMP_GANTT, className="row"),
         ]
     )
 
 
-def _kpi_names(flat: dict[str, list[dict[str, float]]]) -> list[str]:
-    return sorted({k for fs in flat.values() for f in fs for k in f})
+def _downloads(run_ids: list[str], names: list[str]) -> list:
+    query = urlencode({"runs": ",".join(run_ids), "kpis": ",".join(names)})
+    out: list = [html.Span("comparison table:", className="dl-label")]
+    out += [
+        html.A(lab, href=f"/export/compare.{fmt}?{query}", className="dl") for lab, fmt in FORMATS
+    ]
+    out.append(html.Span("KPIs per replication:", className="dl-label"))
+    runs = urlencode({"runs": ",".join(run_ids)})
+    out += [html.A(lab, href=f"/export/kpis.{fmt}?{runs}", className="dl") for lab, fmt in FORMATS]
+    out.append(
+        html.A(
+            "Report (HTML)",
+            id=ids.CMP_REPORT,
+            href=f"/report/compare.html?{query}",
+            className="btn light",
+        )
+    )
+    return out
 
 
 @callback(
@@ -94,6 +143,7 @@ def _kpi_names(flat: dict[str, list[dict[str, float]]]) -> list[str]:
     Output(ids.CMP_UTIL, "figure"),
     Output(ids.CMP_GANTT, "children"),
     Output(ids.CMP_NOTE, "children"),
+    Output(ids.CMP_DOWNLOADS, "children"),
     Input(ids.CMP_RUNS, "value"),
     Input(ids.CMP_KPIS, "value"),
 )
@@ -103,46 +153,67 @@ def compare(run_ids, kpis):
     try:
         infos = [store.get(r) for r in run_ids or []]
     except StoreError as exc:
-        return [], [], [], {}, {}, [], str(exc)
+        return [], [], [], {}, {}, [], public(str(exc)), []
+    if not infos:
+        return [], [], [], {}, {}, [], "Choose two or more runs.", []
     ids_ = [i.id for i in infos]
-    samples = data.kpi_samples(root, ids_)
-    flat = data.flat_samples(samples)
-    names_all = _kpi_names(flat)
+    samples = comparison.kpi_samples(root, ids_)
+    names_all = sorted({k for s in samples.values() for f in s.values() for k in f})
     names = [k for k in (kpis or []) if k in names_all]
-    labels = {i.id: f"{k + 1}: {i.meta.get('variant')}" for k, i in enumerate(infos)}
+    labels = labels_of(infos)
     seeds = {i.id: i.meta.get("seed") for i in infos}
+    basis, cells = comparison.compare(samples, seeds, names)
     columns = [{"id": "kpi", "name": "KPI"}]
-    columns += [{"id": f"run{k}", "name": f"{labels[r]} ({r})"} for k, r in enumerate(ids_)]
-    columns += [{"id": f"diff{k}", "name": f"{k + 1} − 1 (95% CI)"} for k in range(1, len(ids_))]
-    rows = data.compare_rows(samples, seeds, names) if ids_ else []
+    columns += [
+        {"id": f"run{k}", "name": f"{labels[r]}{' (reference)' if k == 0 else ''}: mean"}
+        for k, r in enumerate(ids_)
+    ]
+    columns += [
+        {"id": f"diff{k}", "name": f"{labels[r]} − reference ({basis.method(r)}, 95% CI)"}
+        for k, r in enumerate(ids_[1:], start=1)
+    ]
+    flat = {rid: [samples[rid][r] for r in basis.used[rid]] for rid in ids_}
     gantts = []
     for info in infos[:MAX_GANTTS]:
-        if not info.replications:
+        reps = basis.used.get(info.id) or info.replications
+        if not reps:
             continue
-        pb = data.playback(root, info.id, info.replications[0])
-        lo = pb.warmup
-        fig = figures.gantt_figure(pb, lo, lo + 24 * GANTT_DAYS, height=None)
-        fig["layout"].update(
-            title={"text": labels[info.id], "font": {"size": 12}},
-            margin={**fig["layout"]["margin"], "t": 30},
-            showlegend=False,
-        )
+        pb = data.playback(root, info.id, reps[0])
+        lo = max(pb.warmup, pb.first_activity)
+        title = f"{labels[info.id]}: replication {reps[0]}, {GANTT_DAYS} days"
+        fig = figures.gantt_figure(pb, lo, lo + 24 * GANTT_DAYS, title=title)
+        fig["layout"].update(showlegend=False)
         gantts.append(
-            html.Div(dcc.Graph(figure=fig, config={"displaylogo": False}), className="panel cmp")
+            html.Div(dcc.Graph(figure=fig, config=figures.GRAPH_CONFIG), className="panel cmp")
         )
-    note = (
-        "Mean ± half-width of the 95% confidence interval over replications; differences "
-        "are paired by replication (common random numbers) when two runs share the seed, "
-        "else Welch intervals; * marks differences whose interval excludes zero."
-    )
+    note = comparison.basis_note(basis, labels)
     if len(ids_) < 2:
         note = "Choose two or more runs. " + note
     return (
         [{"label": n, "value": n} for n in names_all],
         columns,
-        rows,
+        comparison.display_rows(cells, ids_),
         figures.distribution_figure(flat, names, labels),
         figures.utilisation_figure(flat, labels),
         gantts,
         note,
+        _downloads(ids_, names),
     )
+
+
+# keep the URL in step with the chosen runs and KPIs (no reload), so a link restores the view
+clientside_callback(
+    """
+    function (runs, kpis) {
+        const q = new URLSearchParams({runs: (runs || []).join(","), kpis: (kpis || []).join(",")});
+        const url = window.location.pathname + "?" + q.toString();
+        if (url !== window.location.pathname + window.location.search) {
+            window.history.replaceState(window.history.state, "", url);
+        }
+        return url;
+    }
+    """,
+    Output(ids.CMP_URL, "children"),
+    Input(ids.CMP_RUNS, "value"),
+    Input(ids.CMP_KPIS, "value"),
+)

@@ -1,10 +1,13 @@
 """Playback of one run: the plant at the cursor time, a Gantt around it, WIP and stock curves,
 KPIs up to the cursor and the events around it.
 
-Moving the cursor asks the server for what changed only: unit colours, vehicle and batch
-positions (drawn in place by a clientside callback with ``Plotly.animate``, no redraw of the
-plant), the cursor position (a line laid over the Gantt and curve plots) and the Gantt window
-when it changes; the run itself is read and pre-aggregated once (``data.playback``)."""
+The first frame is drawn by the server; then the browser fetches the run's timeline once
+(``/timeline/...``, :mod:`dashboard.timeline`) and draws every cursor time itself
+(``assets/playback.js``): while the slider is dragged, while playing, after a jump. The server is
+asked only for what depends on a settled cursor: the Gantt window, the event list, the download
+links. The URL carries run, replication, cursor time, Gantt window and jump kind, so a link
+reproduces the view.
+"""
 
 from __future__ import annotations
 
@@ -14,32 +17,34 @@ import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from dashboard import data, figures, ids
-from dashboard.context import store_root
+from dashboard.context import public, store_root
+from dashboard.listing import run_label
+from dashboard.playback_data import parse_when
 from twin.store import Store, StoreError
 
 dash.register_page(__name__, path="/playback", name="Playback", title="PharmaTwin: playback")
 
 SPEEDS = (1, 10, 100, 1000, 10_000)
-TICK_MS = 500
 SPANS = {"1 day": 24.0, "3 days": 72.0, "1 week": 168.0, "4 weeks": 672.0}
-_KEY = "pb-key"
-_WINDOW = "pb-window"
-_GO = "pb-go"
+MAX_ZOOM_H = 24 * 7 * 12  # the Gantt sends at most twelve weeks of bars
+FORMATS = (("CSV", "csv"), ("Parquet", "parquet"), ("Excel", "xlsx"))
 
 
 def _run_options() -> list[dict[str, str]]:
     return [
-        {"label": f"{r['id']} ({r['variant']})", "value": r["id"]}
+        {"label": f"{r['label']}: {r['created']}", "value": r["id"]}
         for r in data.runs_rows(store_root())
     ]
 
 
-def _picker(options: list[dict[str, str]], run: str, reps: list[int], rep: int | None) -> html.Div:
+def _picker(
+    options: list[dict[str, str]], run: str | None, reps: list[int], rep: int | None
+) -> html.Div:
     return html.Div(
         [
             html.Label("run"),
             dcc.Dropdown(
-                id=ids.PB_RUN, options=options, value=run, clearable=False, style={"width": "520px"}
+                id=ids.PB_RUN, options=options, value=run, clearable=False, style={"width": "600px"}
             ),
             html.Label("replication"),
             dcc.Dropdown(
@@ -54,36 +59,83 @@ def _picker(options: list[dict[str, str]], run: str, reps: list[int], rep: int |
     )
 
 
-def layout(run: str | None = None, rep: str | None = None, **_query: str) -> html.Div:
+def _fail(head: list, options: list, message: str, reps: list[int] | None = None) -> html.Div:
+    """The page with only the picker and a message (no run to show)."""
+    return html.Div(
+        [
+            *head,
+            _picker(options, None, reps or [], None),
+            dcc.Store(id=ids.PB_KEY),
+            html.P(message, id=ids.PB_ERROR, className="error"),
+        ]
+    )
+
+
+def _downloads(kind: str, query: dict) -> list:
+    out: list = [html.Span(f"{kind}:", className="dl-label")]
+    for label, fmt in FORMATS:
+        out.append(html.A(label, href=f"/export/{kind}.{fmt}?{urlencode(query)}", className="dl"))
+    return out
+
+
+def layout(
+    run: str | None = None,
+    rep: str | None = None,
+    t: str | None = None,
+    span: str | None = None,
+    kind: str | None = None,
+    **_query: str,
+) -> html.Div:
     options = _run_options()
+    head = [html.H2("Playback"), dcc.Location(id=ids.PB_GO, refresh=True)]
     if run is None and options:
         run = options[0]["value"]
-    head = [html.H2("Playback"), dcc.Location(id=_GO, refresh=True)]
     if run is None:
-        return html.Div(
-            [
-                *head,
-                html.P(
-                    "The store holds no runs yet: launch one on the What-if "
-                    "page or with `twin run ... -n 1`.",
-                    id=ids.PB_ERROR,
-                ),
-            ]
+        return _fail(
+            head,
+            options,
+            "The store holds no runs yet: launch one on the What-if page or with "
+            "`twin run ... -n 1`.",
         )
-    reps: list[int] = []
     try:
         info = Store(store_root()).get(run)
-        run, reps = info.id, list(info.replications)
+    except StoreError as exc:
+        return _fail(head, options, public(f"run: {exc}; choose one of the stored runs above"))
+    reps = list(info.replications)
+    try:
         r = int(rep) if rep is not None else (reps[0] if reps else 0)
         pb = data.playback(store_root(), info.id, r)
     except (StoreError, ValueError) as exc:
-        error = html.P(str(exc), id=ids.PB_ERROR, className="error")
-        return html.Div([*head, _picker(options, run, reps, None), dcc.Store(id=_KEY), error])
-    picker = _picker(options, run, reps, r)
-    t = pb.t0
-    span = SPANS["1 week"]
+        return _fail(head, options, public(f"replication: {exc}"), reps)
+    message = ""
+    try:
+        t0 = parse_when(t, pb) if t else pb.first_activity
+    except ValueError as exc:
+        t0, message = pb.first_activity, f"URL {exc}"
+    span_h = float(span) if span and span.replace(".", "", 1).isdigit() else SPANS["1 week"]
+    if span_h not in SPANS.values():
+        span_h = SPANS["1 week"]
+    jump = kind if kind in data.JUMP_KINDS else "breakdown"
+    lo, hi = _window(pb, t0, span_h)
     ticks = [pb.t0 + k * (pb.t1 - pb.t0) / 8 for k in range(9)]
-    marks = {float(h): f"{pb.to_date(h):%d %b}" for h in ticks}
+    marks = {float(h): f"{pb.to_date(h):%d %b %Y}" for h in ticks}
+    key = {
+        "run": info.id,
+        "rep": r,
+        "t": t0,
+        "start_ms": _start_ms(pb),
+        "timeline": "/timeline?" + urlencode({"run": info.id, "rep": r}),
+        "ids": {
+            "plant": ids.PB_LAYOUT,
+            "gantt": ids.PB_GANTT,
+            "series": ids.PB_SERIES,
+            "kpis": ids.PB_KPIS,
+            "clock": ids.PB_CLOCK,
+            "drawn": ids.PB_DRAWN,
+            "slider": ids.PB_SLIDER,
+            "play": ids.PB_PLAY,
+        },
+    }
     controls = html.Div(
         [
             html.Button("▶ Play", id=ids.PB_PLAY, className="btn"),
@@ -95,24 +147,23 @@ def layout(run: str | None = None, rep: str | None = None, **_query: str) -> htm
                 clearable=False,
                 style={"width": "110px"},
             ),
-            html.Label("hour"),
+            html.Label("go to", htmlFor=ids.PB_TIME),
             dcc.Input(
                 id=ids.PB_TIME,
-                type="number",
-                value=round(t, 3),
+                type="text",
+                value=f"{pb.to_date(t0):%Y-%m-%d %H:%M}",
                 debounce=True,
-                min=pb.t0,
-                max=pb.t1,
-                style={"width": "140px"},
+                placeholder="2026-03-02 14:00",
+                style={"width": "150px"},
             ),
             html.Span(
-                id=ids.PB_CLOCK, className="clock", children=f"{pb.to_date(t):%a %Y-%m-%d %H:%M}"
+                id=ids.PB_CLOCK, className="clock", children=f"{pb.to_date(t0):%a %Y-%m-%d %H:%M}"
             ),
             html.Label("jump to"),
             dcc.Dropdown(
                 id=ids.PB_KIND,
                 options=[{"label": k, "value": k} for k in data.JUMP_KINDS],
-                value="breakdown",
+                value=jump,
                 clearable=False,
                 style={"width": "170px"},
             ),
@@ -122,10 +173,11 @@ def layout(run: str | None = None, rep: str | None = None, **_query: str) -> htm
             dcc.Dropdown(
                 id=ids.PB_SPAN,
                 options=[{"label": k, "value": v} for k, v in SPANS.items()],
-                value=span,
+                value=span_h,
                 clearable=False,
                 style={"width": "110px"},
             ),
+            html.Span(message, id=ids.PB_TIME_MSG, className="error"),
         ],
         className="toolbar",
     )
@@ -133,40 +185,50 @@ def layout(run: str | None = None, rep: str | None = None, **_query: str) -> htm
         id=ids.PB_SLIDER,
         min=pb.t0,
         max=pb.t1,
-        step=0.01,
-        value=t,
+        step=1 / 60,
+        value=t0,
         marks=marks,
         updatemode="mouseup",
         allow_direct_input=False,
-        tooltip={"always_visible": False},
+        tooltip={"always_visible": False, "placement": "top", "transform": "pharmatwinDate"},
     )
+    reps_note = f"replication {r} of {len(reps)}" if len(reps) > 1 else "1 replication"
     return html.Div(
         [
             *head,
-            picker,
-            dcc.Store(id=_KEY, data={"run": info.id, "rep": r}),
-            dcc.Interval(id=ids.PB_TICK, interval=TICK_MS, disabled=True),
-            dcc.Store(id=ids.PB_FRAME, data=_frame(pb, t, initial=True)),
-            dcc.Store(id=_WINDOW, data=list(_window(pb, t, span))),
+            _picker(options, info.id, reps, r),
+            dcc.Store(id=ids.PB_KEY, data=key),
+            dcc.Store(id=ids.PB_CURSOR, data={"t": t0}),
+            dcc.Store(id=ids.PB_WINDOW, data=[lo, hi]),
+            dcc.Store(id=ids.PB_ZOOM),
             html.Span(id=ids.PB_DRAWN, style={"display": "none"}),
+            html.Span(id=ids.PB_INIT, style={"display": "none"}),
+            html.Span(id=ids.PB_URL, style={"display": "none"}),
             html.P(
-                f"{pb.scenario.name}: {len(pb.units)} units, {len(pb.vehicles)} vehicles, "
-                f"{pb.n_events:,} events, {pb.t1 / 24:.0f} days"
+                f"{run_label(info)}, {reps_note}, seed {info.meta.get('seed')}: "
+                f"{len(pb.units)} units, {len(pb.vehicles)} vehicles, {pb.n_events:,} events, "
+                f"{(pb.t1 - pb.t0) / 24:.0f} days from {pb.to_date(pb.t0):%Y-%m-%d}"
             ),
             controls,
             html.Div(slider, className="slider"),
             html.Div(
+                _download_bar(info.id, r, t0, lo, hi), id=ids.PB_DOWNLOADS, className="toolbar"
+            ),
+            html.Div(
                 [
                     html.Div(
-                        dcc.Graph(
-                            id=ids.PB_LAYOUT,
-                            figure=figures.plant_figure(pb, t),
-                            config={"displaylogo": False},
-                        ),
+                        [
+                            dcc.Graph(
+                                id=ids.PB_LAYOUT,
+                                figure=figures.plant_figure(pb, t0),
+                                config=figures.GRAPH_CONFIG,
+                            ),
+                            _legend(figures.plant_legend(pb)),
+                        ],
                         className="panel wide",
                     ),
                     html.Div(
-                        _cards(figures.kpi_cards(pb, t)), id=ids.PB_KPIS, className="panel cards"
+                        _cards(figures.kpi_cards(pb, t0)), id=ids.PB_KPIS, className="panel cards"
                     ),
                 ],
                 className="row",
@@ -174,8 +236,8 @@ def layout(run: str | None = None, rep: str | None = None, **_query: str) -> htm
             html.Div(
                 dcc.Graph(
                     id=ids.PB_GANTT,
-                    config={"displaylogo": False},
-                    figure=figures.gantt_figure(pb, *_window(pb, t, span)),
+                    config=figures.GRAPH_CONFIG,
+                    figure=figures.gantt_figure(pb, lo, hi, t=t0),
                 ),
                 className="panel",
             ),
@@ -184,19 +246,42 @@ def layout(run: str | None = None, rep: str | None = None, **_query: str) -> htm
                     html.Div(
                         dcc.Graph(
                             id=ids.PB_SERIES,
-                            figure=figures.series_figure(pb),
-                            config={"displaylogo": False},
+                            figure=figures.series_figure(pb, t0),
+                            config=figures.GRAPH_CONFIG,
                         ),
                         className="panel half",
                     ),
                     html.Div(
-                        _events(pb.events_around(t), pb), id=ids.PB_EVENTS, className="panel half"
+                        _events(pb.events_around(t0), pb), id=ids.PB_EVENTS, className="panel half"
                     ),
                 ],
                 className="row",
             ),
         ]
     )
+
+
+def _start_ms(pb: data.Playback) -> int:
+    """The scenario's calendar start as milliseconds of the browser's UTC clock (the dates
+    plotly draws are the scenario's wall-clock dates, without time zone)."""
+    import numpy as np
+
+    return int(np.datetime64(pb.start, "ms").astype(np.int64))
+
+
+def _download_bar(run: str, rep: int, t: float, lo: float, hi: float) -> list:
+    base = {"run": run, "rep": rep}
+    return [
+        *_downloads("events", {**base, "t": round(t, 4)}),
+        *_downloads("gantt", {**base, "lo": round(lo, 4), "hi": round(hi, 4)}),
+        *_downloads("kpis", {"runs": run}),
+        html.A(
+            "Report (HTML)",
+            id=ids.PB_REPORT,
+            href="/report/run.html?" + urlencode(base),
+            className="btn light",
+        ),
+    ]
 
 
 def _window(pb: data.Playback, t: float, span: float) -> tuple[float, float]:
@@ -207,11 +292,14 @@ def _window(pb: data.Playback, t: float, span: float) -> tuple[float, float]:
     return lo, lo + span
 
 
-def _frame(pb: data.Playback, t: float, initial: bool = False) -> dict:
-    """What the browser redraws for time t (see the clientside callback)."""
-    if initial:
-        return {"cursor": figures.cursor_date(pb, t), "t": t, "initial": True}
-    return {**figures.plant_update(pb, t), "cursor": figures.cursor_date(pb, t), "t": t}
+def _legend(entries: list[tuple[str, str, str]]) -> html.Div:
+    return html.Div(
+        [
+            html.Span([html.Span(className=f"sw {symbol}", style={"background": colour}), name])
+            for name, symbol, colour in entries
+        ],
+        className="legend",
+    )
 
 
 def _cards(cards: list[tuple[str, str]]) -> list[html.Div]:
@@ -224,7 +312,7 @@ def _cards(cards: list[tuple[str, str]]) -> list[html.Div]:
 _EVENT_COLS = ("kind", "unit", "batch", "product", "state", "value", "detail")
 
 
-def _events(rows: list[dict], pb: data.Playback) -> html.Table:
+def _events(rows: list[dict], pb: data.Playback) -> html.Div:
     head = html.Tr([html.Th("time"), *(html.Th(c) for c in _EVENT_COLS)])
     body = []
     for r in rows:
@@ -237,151 +325,218 @@ def _events(rows: list[dict], pb: data.Playback) -> html.Table:
                 v = ""
             cells.append(html.Td("" if v is None else str(v)))
         body.append(html.Tr(cells, className="past" if r["now"] else "future"))
-    return html.Table([html.Thead(head), html.Tbody(body)], className="events")
+    return html.Div(
+        [
+            html.H4("Events around the cursor (grey: after it)"),
+            html.Table([html.Thead(head), html.Tbody(body)], className="events"),
+        ]
+    )
 
 
 @callback(
-    Output(_GO, "href"),
+    Output(ids.PB_GO, "href"),
     Input(ids.PB_RUN, "value"),
     Input(ids.PB_REP, "value"),
-    State(_KEY, "data"),
+    State(ids.PB_KEY, "data"),
     prevent_initial_call=True,
 )
 def choose(run, rep, key):
+    """Open another run or replication (never navigates for an empty choice, so a page that
+    shows an error stays put)."""
+    if not run:
+        return no_update
     if key and run == key["run"] and rep == key["rep"]:
         return no_update
-    query = {"run": run} if run != (key or {}).get("run") else {"run": run, "rep": rep}
+    same_run = bool(key) and run == key["run"]
+    query = {"run": run, "rep": rep} if same_run and rep is not None else {"run": run}
     return "/playback?" + urlencode(query)
 
 
 @callback(
-    Output(ids.PB_TICK, "disabled"),
-    Output(ids.PB_PLAY, "children"),
-    Input(ids.PB_PLAY, "n_clicks"),
-    State(ids.PB_TICK, "disabled"),
+    Output(ids.PB_SLIDER, "value"),
+    Output(ids.PB_TIME_MSG, "children"),
+    Input(ids.PB_TIME, "n_submit"),
+    Input(ids.PB_PREV, "n_clicks"),
+    Input(ids.PB_NEXT, "n_clicks"),
+    State(ids.PB_TIME, "value"),
+    State(ids.PB_CURSOR, "data"),
+    State(ids.PB_KIND, "value"),
+    State(ids.PB_KEY, "data"),
     prevent_initial_call=True,
 )
-def play_pause(_n, disabled):
-    return (False, "⏸ Pause") if disabled else (True, "▶ Play")
+def jump(_submit, _prev, _next, typed, cursor, kind, key):
+    """A typed date or "prev/next event": the new cursor time (the slider moves, the browser
+    draws it)."""
+    pb = data.playback(store_root(), key["run"], key["rep"])
+    t = float((cursor or {}).get("t", pb.t0))
+    if dash.ctx.triggered_id == ids.PB_TIME:
+        try:
+            return parse_when(typed, pb), ""
+        except ValueError as exc:
+            return no_update, str(exc)
+    hit = pb.next_time(kind, t, forward=dash.ctx.triggered_id == ids.PB_NEXT)
+    if hit is None:
+        where = "after" if dash.ctx.triggered_id == ids.PB_NEXT else "before"
+        return no_update, f"no {kind} {where} {pb.to_date(t):%Y-%m-%d %H:%M}"
+    return hit, ""
 
 
 @callback(
-    Output(ids.PB_SLIDER, "value"),
-    Output(ids.PB_TIME, "value"),
-    Output(ids.PB_FRAME, "data"),
     Output(ids.PB_GANTT, "figure"),
-    Output(_WINDOW, "data"),
-    Output(ids.PB_KPIS, "children"),
+    Output(ids.PB_WINDOW, "data"),
     Output(ids.PB_EVENTS, "children"),
-    Output(ids.PB_CLOCK, "children"),
-    Input(ids.PB_SLIDER, "value"),
-    Input(ids.PB_TIME, "value"),
-    Input(ids.PB_TICK, "n_intervals"),
-    Input(ids.PB_PREV, "n_clicks"),
-    Input(ids.PB_NEXT, "n_clicks"),
+    Output(ids.PB_TIME, "value"),
+    Output(ids.PB_DOWNLOADS, "children"),
+    Input(ids.PB_CURSOR, "data"),
     Input(ids.PB_SPAN, "value"),
-    State(ids.PB_SPEED, "value"),
-    State(ids.PB_KIND, "value"),
-    State(_WINDOW, "data"),
-    State(_KEY, "data"),
+    Input(ids.PB_ZOOM, "data"),
+    State(ids.PB_WINDOW, "data"),
+    State(ids.PB_KEY, "data"),
     prevent_initial_call=True,
 )
-def move(slider, typed, _tick, _prev, _next, span, speed, kind, window, key):
-    """Move the cursor (drag, typed hour, play tick, jump to an event) and show that time: the
-    plant and cursor lines change in the browser (``PB_FRAME``, drawn by the clientside
-    callback below), the Gantt is redrawn only when its window changes."""
-    trigger = dash.ctx.triggered_id
+def settle(cursor, span, zoom, window, key):
+    """What depends on a settled cursor: the Gantt window (redrawn only when it changes, or to
+    the range dragged on the Gantt), the event list, the time box and the download links."""
     pb = data.playback(store_root(), key["run"], key["rep"])
-    t = float(slider if slider is not None else pb.t0)
-    if trigger == ids.PB_TIME:
-        if typed is None:
-            return (no_update,) * 8
-        t = min(max(float(typed), pb.t0), pb.t1)
-    elif trigger == ids.PB_TICK:
-        t = min(t + float(speed) * TICK_MS / 1000 / 3600, pb.t1)
-    elif trigger in (ids.PB_PREV, ids.PB_NEXT):
-        hit = pb.next_time(kind, t, forward=trigger == ids.PB_NEXT)
-        if hit is None:
-            return (no_update,) * 8
-        t = hit
-    frame = _frame(pb, t)
-    lo, hi = _window(pb, t, float(span))
-    same = bool(window) and [lo, hi] == list(window)
-    gantt = no_update if same else figures.gantt_figure(pb, lo, hi)
+    t = pb.clamp((cursor or {}).get("t", pb.t0))
+    if dash.ctx.triggered_id == ids.PB_ZOOM and zoom:
+        lo, hi = _zoomed(pb, zoom, float(span))
+    else:
+        lo, hi = _window(pb, t, float(span))
+    same = bool(window) and [lo, hi] == list(window) and dash.ctx.triggered_id != ids.PB_ZOOM
+    gantt = no_update if same else figures.gantt_figure(pb, lo, hi, t=t)
     return (
-        no_update if trigger == ids.PB_SLIDER else t,
-        round(t, 3),
-        frame,
         gantt,
         [lo, hi],
-        _cards(figures.kpi_cards(pb, t)),
         _events(pb.events_around(t), pb),
-        f"{pb.to_date(t):%a %Y-%m-%d %H:%M}",
+        f"{pb.to_date(t):%Y-%m-%d %H:%M}",
+        _download_bar(key["run"], key["rep"], t, lo, hi),
     )
 
 
-# Draw a frame in place: restyle the plant's units, vehicles and batches, and move the cursor
-# lines (absolutely placed divs over the Gantt and curve plots, re-placed after every redraw of
-# those plots), without handing whole figures to React or plotly.
+def _zoomed(pb: data.Playback, zoom: dict, span: float) -> tuple[float, float]:
+    """The Gantt range a drag selected (dates from plotly), at most ``MAX_ZOOM_H`` long."""
+    import datetime as dt
+
+    try:
+        lo = pb.to_hours(dt.datetime.fromisoformat(str(zoom["lo"]).replace(" ", "T")))
+        hi = pb.to_hours(dt.datetime.fromisoformat(str(zoom["hi"]).replace(" ", "T")))
+    except (KeyError, ValueError):
+        return _window(pb, pb.t0, span)
+    lo, hi = max(lo, pb.t0 - span), min(hi, lo + MAX_ZOOM_H)
+    return lo, max(hi, lo + 0.25)
+
+
+# The browser's side: fetch the timeline, draw while dragging, settle on release, play, keep
+# the URL in step with the view (history.replaceState: no reload).
 clientside_callback(
     """
-    function (frame) {
-        const nu = window.dash_clientside.no_update;
-        if (!frame) { return nu; }
-        window.__pbCursor = frame.cursor;
-        const graph = (id) => {
-            const el = document.getElementById(id);
-            return el ? el.querySelector('.js-plotly-plot') : null;
-        };
-        const plant = graph('__PLANT__');
-        if (plant && plant.data && window.Plotly && !frame.initial) {
-            // animate without redraw: only these traces' points move (no full replot)
-            const traces = [__TRACES__];
-            Plotly.animate(plant, {
-                data: traces.map((_, k) => ({
-                    x: frame.x[k], y: frame.y[k],
-                    marker: {color: frame['marker.color'][k]}, hovertext: frame.hovertext[k]
-                })),
-                traces: traces
-            }, {transition: {duration: 0}, frame: {duration: 0, redraw: false}});
-        }
-        const place = (gd) => {
-            const fl = gd._fullLayout;
-            if (!fl || !fl.xaxis || !fl._size) { return false; }
-            let line = gd.parentElement.querySelector(':scope > .pb-cursor');
-            if (!line) {
-                line = document.createElement('div');
-                line.className = 'pb-cursor';
-                gd.parentElement.style.position = 'relative';
-                gd.parentElement.appendChild(line);
-            }
-            const ax = fl.xaxis, size = fl._size;
-            const x = ax.l2p(ax.d2l(window.__pbCursor)) + size.l;
-            line.style.left = x + 'px';
-            line.style.top = size.t + 'px';
-            line.style.height = size.h + 'px';
-            line.style.display = (x < size.l || x > size.l + size.w) ? 'none' : 'block';
-            return true;
-        };
-        const hook = (id, tries) => {
-            const gd = graph(id);
-            if (gd && gd.on && !gd.__pbHooked) {
-                gd.on('plotly_afterplot', () => place(gd));
-                gd.on('plotly_relayout', () => place(gd));
-                gd.__pbHooked = true;
-            }
-            if ((!gd || !place(gd)) && tries > 0) {
-                setTimeout(() => hook(id, tries - 1), 100);
-            }
-        };
-        hook('__GANTT__', 100);
-        hook('__SERIES__', 100);
-        return String(frame.t);
+    function (key) {
+        if (!key || !window.pharmatwin) { return window.dash_clientside.no_update; }
+        window.pharmatwin.playback.init(key);
+        window.pharmatwin.playback.seek(key.t);
+        return key.run;
     }
-    """.replace("__PLANT__", ids.PB_LAYOUT)
-    .replace("__GANTT__", ids.PB_GANTT)
-    .replace("__SERIES__", ids.PB_SERIES)
-    .replace("__TRACES__", f"{figures.PLANT_UNITS}, {figures.PLANT_AGVS}, {figures.PLANT_BATCHES}"),
-    Output(ids.PB_DRAWN, "children"),
-    Input(ids.PB_FRAME, "data"),
+    """,
+    Output(ids.PB_INIT, "children"),
+    Input(ids.PB_KEY, "data"),
+)
+
+clientside_callback(
+    """
+    function (t) {
+        if (t === undefined || t === null) { return window.dash_clientside.no_update; }
+        window.pharmatwin.playback.seek(t);
+        return window.dash_clientside.no_update;
+    }
+    """,
+    Output(ids.PB_DRAWN, "title"),
+    Input(ids.PB_SLIDER, "drag_value"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    """
+    function (t, cursor) {
+        const nu = window.dash_clientside.no_update;
+        if (t === undefined || t === null) { return nu; }
+        window.pharmatwin.playback.seek(t);
+        if (cursor && Math.abs(cursor.t - t) < 1e-9) { return nu; }
+        return {t: t};
+    }
+    """,
+    Output(ids.PB_CURSOR, "data"),
+    Input(ids.PB_SLIDER, "value"),
+    State(ids.PB_CURSOR, "data"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    """
+    function (n, speed, label) {
+        const pb = window.pharmatwin.playback;
+        const start = !pb.playing;
+        pb.play(start, speed);
+        return start ? "⏸ Pause" : "▶ Play";
+    }
+    """,
+    Output(ids.PB_PLAY, "children"),
+    Input(ids.PB_PLAY, "n_clicks"),
+    State(ids.PB_SPEED, "value"),
+    State(ids.PB_PLAY, "children"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    """
+    function (speed) {
+        window.pharmatwin.playback.speed = Number(speed) || 1000;
+        return window.dash_clientside.no_update;
+    }
+    """,
+    Output(ids.PB_SPEED, "title"),
+    Input(ids.PB_SPEED, "value"),
+    prevent_initial_call=True,
+)
+
+# the Gantt's own drag-zoom (not the cursor line the browser moves on it)
+clientside_callback(
+    """
+    function (rd) {
+        const nu = window.dash_clientside.no_update;
+        if (!rd) { return nu; }
+        if (rd['xaxis.range[0]'] !== undefined) {
+            return {lo: rd['xaxis.range[0]'], hi: rd['xaxis.range[1]']};
+        }
+        if (Array.isArray(rd['xaxis.range'])) {
+            return {lo: rd['xaxis.range'][0], hi: rd['xaxis.range'][1]};
+        }
+        return nu;
+    }
+    """,
+    Output(ids.PB_ZOOM, "data"),
+    Input(ids.PB_GANTT, "relayoutData"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    """
+    function (cursor, span, kind, key) {
+        if (!key || !cursor || !window.pharmatwin) { return window.dash_clientside.no_update; }
+        const start = key.start_ms;
+        const q = new URLSearchParams({run: key.run, rep: String(key.rep),
+            t: window.pharmatwin.iso(start, cursor.t).slice(0, 16), span: String(span),
+            kind: kind});
+        const url = window.location.pathname + "?" + q.toString();
+        if (url !== window.location.pathname + window.location.search) {
+            window.history.replaceState(window.history.state, "", url);
+        }
+        return url;
+    }
+    """,
+    Output(ids.PB_URL, "children"),
+    Input(ids.PB_CURSOR, "data"),
+    Input(ids.PB_SPAN, "value"),
+    Input(ids.PB_KIND, "value"),
+    State(ids.PB_KEY, "data"),
 )

@@ -38,6 +38,21 @@ def layout(**_query: str) -> html.Div:
                 ],
                 className="toolbar",
             ),
+            html.Div(
+                [
+                    html.Span("runs table:", className="dl-label"),
+                    *(
+                        html.A(label, href=f"/export/runs.{fmt}", className="dl")
+                        for label, fmt in (
+                            ("CSV", "csv"),
+                            ("Parquet", "parquet"),
+                            ("Excel", "xlsx"),
+                        )
+                    ),
+                ],
+                id=ids.RUNS_DOWNLOADS,
+                className="toolbar",
+            ),
             dcc.ConfirmDialog(id=ids.RUNS_CONFIRM),
             dcc.Location(id="runs-go", refresh=True),
             dcc.Interval(id=ids.RUNS_POLL, interval=5000),

@@ -10,7 +10,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import ids, whatif
-from dashboard.context import jobs, scenarios_dir
+from dashboard.context import jobs, public, scenarios_dir
 from twin.scenario import ScenarioError, load, load_dict
 
 PLAN_SECONDS = 10.0  # optimiser time for "use an optimised plan"
@@ -21,8 +21,8 @@ UPLOADED = "upload"
 
 
 def layout(**_query: str) -> html.Div:
-    files = whatif.list_scenarios(scenarios_dir())
-    options = [{"label": Path(f).name, "value": f} for f in files]
+    files = [Path(f).name for f in whatif.list_scenarios(scenarios_dir())]
+    options = [{"label": f, "value": f} for f in files]
     plan_ok = whatif.plan_option_available()
     return html.Div(
         [
@@ -35,23 +35,30 @@ def layout(**_query: str) -> html.Div:
                         options=options,
                         clearable=False,
                         value=next(
-                            (f for f in files if f.endswith("tiny.yaml")),
-                            files[0] if files else None,
+                            (f for f in files if f == "tiny.yaml"), files[0] if files else None
                         ),
                         style={"width": "320px"},
                     ),
-                    dcc.Upload(
-                        id=ids.WI_UPLOAD,
-                        max_size=whatif.MAX_UPLOAD_BYTES,
-                        accept=".yaml,.yml",
-                        children=html.Div(
-                            [
-                                "or drop / ",
-                                html.A("choose a scenario file"),
-                                f" (YAML, at most {whatif.MAX_UPLOAD_BYTES // 1000} kB)",
-                            ]
+                    html.Div(
+                        dcc.Upload(
+                            id=ids.WI_UPLOAD,
+                            max_size=whatif.MAX_UPLOAD_BYTES,
+                            accept=".yaml,.yml",
+                            children=html.Div(
+                                [
+                                    "or drop / ",
+                                    html.A("choose a scenario file"),
+                                    f" (YAML, at most {whatif.MAX_UPLOAD_BYTES // 1000} kB)",
+                                ]
+                            ),
+                            className="upload",
                         ),
-                        className="upload",
+                        # read by assets/upload.js: a larger file is refused with this limit
+                        id=ids.WI_UPLOAD_BOX,
+                        **{
+                            "data-max-bytes": str(whatif.MAX_UPLOAD_BYTES),
+                            "data-error-id": ids.WI_ERROR,
+                        },
                     ),
                 ],
                 className="toolbar",
@@ -148,9 +155,10 @@ def _base(base: str | None, uploaded: dict | None) -> tuple[str, dict | None]:
         name = uploaded["filename"]
         return name, whatif.read_upload(uploaded["contents"], name)
     # only the files offered: the value comes from the browser and must not name other files
-    if base not in whatif.list_scenarios(scenarios_dir()):
+    offered = {Path(f).name: f for f in whatif.list_scenarios(scenarios_dir())}
+    if base not in offered:
         raise ScenarioError(str(base), "", base, "not one of the scenarios offered; pick one")
-    return base, None
+    return offered[base], None
 
 
 @callback(
@@ -164,11 +172,13 @@ def _base(base: str | None, uploaded: dict | None) -> tuple[str, dict | None]:
     prevent_initial_call=True,
 )
 def upload(contents, filename, options):
+    """A good file becomes the base scenario; a bad one leaves the page as it was (the base
+    chosen, an earlier upload) and shows why it was refused."""
     files = [o for o in options if o["value"] != UPLOADED]
     try:
         whatif.read_upload(contents, filename)
     except ScenarioError as exc:
-        return None, files, no_update, f"error: {exc}"
+        return no_update, no_update, no_update, f"error: {exc}"
     option = {"label": f"uploaded: {Path(filename).name}", "value": UPLOADED}
     return {"filename": Path(filename).name, "contents": contents}, [*files, option], UPLOADED, ""
 
@@ -187,12 +197,14 @@ def upload(contents, filename, options):
 )
 def form(base, uploaded):
     if not base:
-        return [], None, True, [], None, True, "no scenario files found"
+        if whatif.list_scenarios(scenarios_dir()):
+            return [], None, True, [], None, True, no_update
+        return [], None, True, [], None, True, "no scenario files in the scenarios folder"
     try:
         name, data = _base(base, uploaded)
         sc = load_dict(data, name) if data is not None else load(name)
     except ScenarioError as exc:
-        return [], None, True, [], None, True, f"error: {exc}"
+        return [], None, True, [], None, True, public(f"error: {exc}")
     p = whatif.params_of(sc)
 
     def group(title: str, kind: str, values: dict[str, int], low: int) -> html.Div:
@@ -278,13 +290,15 @@ def launch(
             volume_factor=float(volume or 1.0),
             dispatch=rule,
         )
-        variant = whatif.make_variant(name, sets, data)
+        label = whatif.describe(sets, float(mtbf or 1.0), float(volume or 1.0))
+        variant = whatif.make_variant(name, sets, data, name=label)
     except (ScenarioError, ValueError) as exc:
-        return "", f"error: {exc}"
+        return "", public(f"error: {exc}")
     reps = max(1, min(int(reps or 1), 100))
     plan_seconds = PLAN_SECONDS if use_plan and "plan" in use_plan else None
     job = jobs().submit(variant, int(seed or 0), reps, plan_seconds)
-    return f"job {job} started: {variant.name} x {reps} replication(s)", ""
+    plan = f", optimised plan ({PLAN_SECONDS:g} s)" if plan_seconds else ""
+    return f"job {job} started: {variant.name}{plan} x {reps} replication(s)", ""
 
 
 @callback(Output(ids.WI_JOBS, "children"), Input(ids.WI_POLL, "n_intervals"))
@@ -304,7 +318,7 @@ def poll(_n):
             html.Li(
                 [
                     html.Progress(value=str(j["done"]), max=str(max(total, 1))),
-                    f" job {j['id']}: {j['label']} ({j['replications']} rep.) {status} ",
+                    f" job {j['id']}: {j['label']} ({j['replications']} rep.) {public(status)} ",
                     link,
                 ],
                 className=f"job {j['state']}",
