@@ -1,0 +1,106 @@
+"""Serving safely: the app factory, the Host check, headers, no server paths, the bind check,
+the layout drawing (no browser; the live server is covered by the browser tests)."""
+
+from __future__ import annotations
+
+import errno
+import inspect
+import re
+import socket
+
+import pytest
+
+from dashboard import app as dash_app
+from dashboard.app import DEFAULT_HOST, ServeError, check_bind, create_app, serve
+from dashboard.security import host_names, hostname_of
+from tests.dashboard.conftest import REPO
+from twin.scenario import load
+
+
+def test_app_factory_and_safe_defaults(tiny_store):
+    root, runs = tiny_store
+    app = create_app(root)
+    client = app.server.test_client()
+    for path in ("/", "/playback", "/compare", "/what-if", f"/playback?run={runs['base']}"):
+        resp = client.get(path)
+        assert resp.status_code == 200
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    other = create_app(root).server.test_client()  # a second app has its own callbacks
+    other.get("/")
+    deps = client.get("/_dash-dependencies").json
+    assert len(other.get("/_dash-dependencies").json) == len(deps) > 10
+    sig = inspect.signature(serve)
+    assert sig.parameters["host"].default == DEFAULT_HOST == "127.0.0.1"
+    assert "debug=True" not in inspect.getsource(dash_app)
+    assert "_setup_server" not in inspect.getsource(dash_app)  # no private Dash API
+    assert app.server.config["MAX_CONTENT_LENGTH"] == 4 * 1024 * 1024
+
+
+def test_no_server_paths_reach_the_browser(tiny_store):
+    root, runs = tiny_store
+    client = create_app(root).server.test_client()
+    layout = client.get("/_dash-layout").get_data(as_text=True)
+    assert str(root) not in layout and f"store: {root.name}" in layout
+    missing = client.get("/export/gantt.csv?run=nope&lo=0&hi=1")
+    assert missing.status_code == 404 and str(root) not in missing.get_data(as_text=True)
+    assert "no such run in store" in missing.get_data(as_text=True)
+    bad = client.get(f"/export/events.csv?run={runs['base']}&t=soon")
+    assert bad.status_code == 400 and "time: bad value 'soon'" in bad.get_data(as_text=True)
+
+
+def test_host_header_is_checked(tiny_store):
+    root, _ = tiny_store
+    client = create_app(root).server.test_client()
+    for host in ("127.0.0.1:8050", "localhost:8050", "[::1]:8050", "LOCALHOST"):
+        assert client.get("/", headers={"Host": host}).status_code == 200, host
+    resp = client.get("/", headers={"Host": "attacker.example:8050"})
+    assert resp.status_code == 421
+    assert "Host: bad value 'attacker.example'" in resp.get_data(as_text=True)
+    proxied = create_app(root, allowed_hosts=["twin.plant.example"]).server.test_client()
+    assert proxied.get("/", headers={"Host": "twin.plant.example"}).status_code == 200
+    assert proxied.get("/", headers={"Host": "127.0.0.1"}).status_code == 421
+    open_app = create_app(root, allowed_hosts=None).server.test_client()
+    assert open_app.get("/", headers={"Host": "anything.example"}).status_code == 200
+    assert hostname_of("[::1]:80") == "::1" and hostname_of("Example.COM.:8050") == "example.com"
+    assert "localhost" in host_names("127.0.0.1") and socket.gethostname().lower() in host_names(
+        "0.0.0.0"
+    )
+
+
+def test_check_bind_explains_what_is_wrong(monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ServeError, match=rf"port: bad value {port}: another program"):
+            check_bind("127.0.0.1", port)
+    with pytest.raises(ServeError, match=r"host: bad value 'no-such-host.invalid': the name does"):
+        check_bind("no-such-host.invalid", 8050)
+    with pytest.raises(ServeError, match=r"port: bad value 70000: expected a TCP port number"):
+        check_bind("127.0.0.1", 70000)
+    with pytest.raises(ServeError, match=r"host: bad value '192.0.2.1': not an address"):
+        check_bind("192.0.2.1", 8050)  # TEST-NET-1: never this machine's
+
+    def denied(family, addr):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(dash_app, "_probe", denied)  # as root every port is allowed
+    with pytest.raises(ServeError, match=r"port: bad value 80: ports below 1024 are privileged"):
+        check_bind("127.0.0.1", 80)
+    assert issubclass(ServeError, ValueError)
+    msg = str(pytest.raises(ServeError, check_bind, "127.0.0.1", 80).value)
+    assert "\n" not in msg  # one paragraph
+
+
+def test_layout_html_works_offline_without_share_buttons(tmp_path):
+    from dashboard.layout_html import write_layout_html
+
+    out = write_layout_html(load(REPO / "scenarios" / "osd_plant.yaml"), tmp_path / "l.html")
+    text = out.read_text()
+    assert not re.search(r"<script[^>]*\bsrc=", text)  # plotly.js is inside the file
+    assert len(text) > 1_000_000 and "Plotly.newPlot" in text
+    assert '"displaylogo": false' in text and '"showSendToCloud": false' in text
+    assert "osd_plant: layout (metres)" in text and "x (metres)" in text
+    with pytest.raises(ValueError, match="expected a layout to draw"):
+        write_layout_html(load(REPO / "scenarios" / "tiny.yaml"), tmp_path / "t.html")
