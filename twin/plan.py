@@ -38,7 +38,11 @@ __all__ = [
     "PlannedOperation",
     "Plan",
     "load_plan",
+    "plan_from_dict",
     "validate_plan",
+    "scenario_fingerprint",
+    "check_replanning",
+    "REPLAN_EVENTS",
     "FollowPlan",
     "Snapshot",
     "Planner",
@@ -91,67 +95,346 @@ class Plan:
         }
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
+        """Write the plan as JSON atomically (a temporary file in the same folder, then a
+        rename), so a reader never sees half a plan."""
+        from twin.store import json_safe, write_text_atomic
+
+        write_text_atomic(Path(path), json.dumps(json_safe(self.to_dict()), indent=1))
+
+
+# ---------------------------------------------------------------------------- loading
+MAX_PLAN_BYTES = 100_000_000
+"""A plan file larger than this is refused before it is read (about 500,000 operations)."""
+MAX_PLAN_OPERATIONS = 500_000
+MAX_PLAN_HOURS = 1_000_000.0
+"""Planned times are hours since the scenario start, at most this (about 114 years)."""
+REPLAN_EVENTS = ("breakdown", "deviation", "scrap", "qc_reject")
+"""Event kinds a run can re-plan at (``--replan-on``)."""
+MIN_REPLAN_EVERY_H = 1.0
+"""Periodic re-planning at most once an hour of model time (``--replan-every``)..."""
+MAX_REPLANS = 1_000
+"""...and at most this many periodic re-plans over a run (each one is a solve)."""
+
+_FIELDS: dict[str, type] = {
+    "order": str,
+    "batch": int,
+    "step": int,
+    "unit": str,
+    "start": float,
+    "end": float,
+}
+
+
+def _number_ok(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def plan_from_dict(data: Any, source: str) -> Plan:
-    """Read plain data into a Plan, or raise ScenarioError naming the bad entry."""
+    """Read plain data into a Plan, or raise ScenarioError naming the bad entry.
+
+    Every operation needs ``order`` and ``unit`` (text), ``batch`` (an integer >= 1), ``step``
+    (an integer >= 0), ``start`` and ``end`` (finite hours since the scenario start, 0 to
+    ``MAX_PLAN_HOURS``, end >= start). ``meta.horizon_hours`` and ``meta.seed``, read by the
+    twin, must be a positive number of hours and an integer >= 0 when present.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("operations"), list):
         raise ScenarioError(
             source, "operations", type(data).__name__, "a JSON object with a list 'operations'"
         )
+    raw_ops = data["operations"]
+    if len(raw_ops) > MAX_PLAN_OPERATIONS:
+        raise ScenarioError(
+            source,
+            "operations",
+            f"{len(raw_ops):,} operations",
+            f"at most {MAX_PLAN_OPERATIONS:,} operations",
+        )
     ops = []
-    fields = {"order": str, "batch": int, "step": int, "unit": str, "start": float, "end": float}
-    for i, raw in enumerate(data["operations"]):
+    for i, raw in enumerate(raw_ops):
         if not isinstance(raw, dict):
             raise ScenarioError(
-                source, f"operations[{i}]", raw, "an object with " + ", ".join(fields)
+                source, f"operations[{i}]", raw, "an object with " + ", ".join(_FIELDS)
+            )
+        unknown = sorted(set(raw) - set(_FIELDS))
+        if unknown:
+            raise ScenarioError(
+                source,
+                f"operations[{i}].{unknown[0]}",
+                unknown[0],
+                "unknown key; expected one of: " + ", ".join(_FIELDS),
             )
         values = {}
-        for name, typ in fields.items():
+        for name, typ in _FIELDS.items():
             v = raw.get(name)
-            ok = (
-                isinstance(v, str)
-                if typ is str
-                else isinstance(v, int | float) and not isinstance(v, bool)
-            )
-            if typ is int and ok and int(v) != v:
-                ok = False
-            if not ok:
-                raise ScenarioError(source, f"operations[{i}].{name}", v, f"a {typ.__name__}")
-            values[name] = typ(v)
+            where = f"operations[{i}].{name}"
+            if typ is str:
+                if not isinstance(v, str) or not v:
+                    raise ScenarioError(source, where, v, "a non-empty text")
+                values[name] = v
+            elif typ is int:
+                low = 1 if name == "batch" else 0
+                if not (_number_ok(v) and int(v) == v and v >= low):
+                    raise ScenarioError(source, where, v, f"an integer >= {low}")
+                values[name] = int(v)
+            else:
+                if not (_number_ok(v) and 0 <= v <= MAX_PLAN_HOURS):
+                    raise ScenarioError(
+                        source,
+                        where,
+                        v,
+                        f"a finite number of hours since the scenario start, 0 to "
+                        f"{MAX_PLAN_HOURS:,.0f}",
+                    )
+                values[name] = float(v)
         if values["end"] < values["start"]:
             raise ScenarioError(
                 source,
                 f"operations[{i}].end",
                 values["end"],
-                f"an end >= the start {values['start']}",
+                f"an end >= the start {values['start']:g}",
             )
-        ops.append(PlannedOperation(**values))
-    return Plan(tuple(ops), float(data.get("created_at", 0.0) or 0.0), dict(data.get("meta") or {}))
+        ops.append(PlannedOperation(**values))  # type: ignore[arg-type]
+    created = data.get("created_at", 0.0)
+    if created is None:
+        created = 0.0
+    if not (_number_ok(created) and 0 <= created <= MAX_PLAN_HOURS):
+        raise ScenarioError(source, "created_at", created, "a finite number of hours >= 0")
+    meta = data.get("meta")
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise ScenarioError(source, "meta", meta, "a JSON object")
+    _check_meta(meta, source)
+    return Plan(tuple(ops), float(created), dict(meta))
+
+
+def _check_meta(meta: dict[str, Any], source: str) -> None:
+    horizon = meta.get("horizon_hours")
+    if horizon is not None and not (_number_ok(horizon) and 0 < horizon <= MAX_PLAN_HOURS):
+        raise ScenarioError(
+            source, "meta.horizon_hours", horizon, "null or a finite number of hours > 0"
+        )
+    seed = meta.get("seed")
+    if seed is not None and not (
+        isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63
+    ):
+        raise ScenarioError(source, "meta.seed", seed, "an integer >= 0 (the seed it was made for)")
+    fp = meta.get("scenario_fingerprint")
+    if fp is not None and not (
+        isinstance(fp, dict) and all(isinstance(fp.get(k), str) for k in ("plant", "parameters"))
+    ):
+        raise ScenarioError(
+            source,
+            "meta.scenario_fingerprint",
+            fp,
+            "an object with the text fields 'plant' and 'parameters' (as `twin plan` writes)",
+        )
 
 
 def load_plan(path: str | Path) -> Plan:
+    """Read and check a plan file (JSON, as ``twin plan --out`` writes it)."""
     p = Path(path)
+    src = str(path)
+    if p.is_dir():
+        raise ScenarioError(src, "", src, "a folder; expected a plan JSON file")
     if not p.is_file():
-        raise ScenarioError(str(path), "", str(path), "no such file; expected a plan JSON file")
+        raise ScenarioError(src, "", src, "no such file; expected a plan JSON file")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(str(path), "", str(exc), "valid JSON") from None
-    return plan_from_dict(data, str(path))
+        size = p.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise ScenarioError(
+                src, "", f"{size:,} bytes", f"a plan file of at most {MAX_PLAN_BYTES:,} bytes"
+            )
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(src, "", f"byte {exc.start}", "UTF-8 text (a plan JSON file)") from None
+    except OSError as exc:
+        raise ScenarioError(
+            src, "", src, f"unreadable ({exc.strerror or exc}); expected a readable plan JSON file"
+        ) from None
+    if not text.strip():
+        raise ScenarioError(src, "", "an empty file", "a plan JSON file")
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(
+            src, f"line {exc.lineno}, column {exc.colno}", exc.msg, "valid JSON"
+        ) from None
+    except ValueError as exc:  # NaN / Infinity, which JSON does not have
+        raise ScenarioError(src, "", str(exc), "valid JSON (no NaN or Infinity)") from None
+    except RecursionError:
+        raise ScenarioError(src, "", "...", "JSON nested at most a few hundred levels") from None
+    return plan_from_dict(data, src)
 
 
-def validate_plan(plan: Plan, scenario: Scenario, source: str = "<plan>") -> None:
-    """Every unit, product step and equipment class in the plan must fit the scenario."""
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def scenario_fingerprint(scenario: Scenario) -> dict[str, str]:
+    """What a plan depends on, hashed: ``plant`` (units and their classes, products with their
+    batch sizes and recipe steps, order ids with product and quantity: a plan for another
+    plant cannot be run) and ``parameters`` (everything else that shapes the plan's times:
+    durations, cleaning, failures, staff, shifts, release and due dates; a plan made for other
+    parameters runs, but its times may not hold). Names, descriptions, the simulation horizon
+    and the dispatch rule are left out."""
+    import hashlib
+
+    plant = {
+        "units": [[n, scenario.units[spec].equipment_class] for n, spec in scenario.unit_names()],
+        "products": {
+            p: {
+                "batch_size": prod.batch_size,
+                "steps": [[s.name, s.equipment_class] for s in prod.recipe],
+            }
+            for p, prod in sorted(scenario.products.items())
+        },
+        "orders": sorted([o.id, o.product, o.quantity] for o in scenario.orders),
+        "generator": scenario.order_generator is not None,
+    }
+    params = {
+        k: v
+        for k, v in scenario.to_dict().items()
+        if k not in ("name", "description", "simulation", "dispatch")
+    }
+
+    def digest(obj: Any) -> str:
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    return {"plant": digest(plant), "parameters": digest(params)}
+
+
+def _batches(quantity: float, batch_size: float) -> int:
+    return max(1, math.ceil(quantity / batch_size - 1e-9))
+
+
+def validate_plan(plan: Plan, scenario: Scenario, source: str = "<plan>") -> list[str]:
+    """Check a plan against the scenario it is to run in; raise ScenarioError for the first
+    problem, return warnings (one line each).
+
+    Every operation must name an order of the scenario (when its orders are fixed), a batch
+    within the order's batch count, a step of the product's recipe, and a unit of that step's
+    equipment class; no operation may appear twice. A plan whose ``meta`` carries a scenario
+    fingerprint (``twin plan`` writes one) must have been made for the same plant and orders;
+    made for other durations, staff or calendars of that plant (a what-if variant) it is
+    accepted with a warning.
+    """
     units = dict(scenario.unit_names())
+    orders = {o.id: o for o in scenario.orders}
+    known_orders = scenario.order_generator is None
+    seen: dict[tuple[str, int, int], int] = {}
     for i, op in enumerate(plan.operations):
+        where = f"operations[{i}]"
         if op.unit not in units:
             raise ScenarioError(
-                source, f"operations[{i}].unit", op.unit, f"a unit of scenario '{scenario.name}'"
+                source, f"{where}.unit", op.unit, f"a unit of scenario '{scenario.name}'"
             )
         if op.step < 0:
-            raise ScenarioError(source, f"operations[{i}].step", op.step, "a step index >= 0")
+            raise ScenarioError(source, f"{where}.step", op.step, "a step index >= 0")
+        key = (op.order, op.batch, op.step)
+        if key in seen:
+            raise ScenarioError(
+                source,
+                where,
+                f"{op.key} step {op.step}",
+                f"each batch step planned once; operations[{seen[key]}] plans it already",
+            )
+        seen[key] = i
+        if not known_orders:
+            continue
+        order = orders.get(op.order)
+        if order is None:
+            shown = ", ".join(sorted(orders)[:10]) + (", ..." if len(orders) > 10 else "")
+            raise ScenarioError(
+                source,
+                f"{where}.order",
+                op.order,
+                f"an order of scenario '{scenario.name}': {shown or 'it has none'}",
+            )
+        product = scenario.products[order.product]
+        n = _batches(order.quantity, product.batch_size)
+        if op.batch > n:
+            raise ScenarioError(
+                source,
+                f"{where}.batch",
+                op.batch,
+                f"a batch 1..{n} of order {op.order} ({order.quantity:g} of {order.product} "
+                f"in batches of {product.batch_size:g})",
+            )
+        recipe = product.recipe
+        if op.step >= len(recipe):
+            raise ScenarioError(
+                source,
+                f"{where}.step",
+                op.step,
+                f"a step 0..{len(recipe) - 1} of the recipe of {order.product}",
+            )
+        cls = recipe[op.step].equipment_class
+        unit_cls = scenario.units[units[op.unit]].equipment_class
+        if unit_cls != cls:
+            raise ScenarioError(
+                source,
+                f"{where}.unit",
+                op.unit,
+                f"a unit of class {cls} (step {op.step} '{recipe[op.step].name}' of "
+                f"{order.product}); {op.unit} is a {unit_cls}",
+            )
+    fp = plan.meta.get("scenario_fingerprint")
+    if not isinstance(fp, dict):
+        return []
+    mine = scenario_fingerprint(scenario)
+    made_for = plan.meta.get("scenario", "another scenario")
+    if fp.get("plant") != mine["plant"]:
+        raise ScenarioError(
+            source,
+            "meta.scenario_fingerprint",
+            fp.get("plant"),
+            f"a plan made for this plant and these orders; it was made for '{made_for}', whose "
+            "units, recipes or orders differ from those of scenario "
+            f"'{scenario.name}' (make a plan for it with `twin plan`)",
+        )
+    if fp.get("parameters") != mine["parameters"]:
+        return [
+            f"{source} was made for another variant of this plant (durations, cleaning, "
+            "staff, shifts or dates differ): its times may not hold"
+        ]
+    return []
+
+
+def check_replanning(
+    replan_on: tuple[str, ...] = (),
+    replan_every: float | None = None,
+    freeze: float = 0.0,
+    horizon: float | None = None,
+) -> None:
+    """Raise ScenarioError (naming the ``twin run`` option) for re-planning options a run
+    cannot honour in bounded time: unknown events, a period under ``MIN_REPLAN_EVERY_H`` or
+    giving more than ``MAX_REPLANS`` re-plans over ``horizon``, a negative frozen window."""
+    for e in replan_on:
+        if e not in REPLAN_EVENTS:
+            raise ScenarioError(
+                "--replan-on", "", e, f"a comma list of: {', '.join(REPLAN_EVENTS)}"
+            )
+    if replan_every is not None:
+        if not (_number_ok(replan_every) and replan_every >= MIN_REPLAN_EVERY_H):
+            raise ScenarioError(
+                "--replan-every",
+                "",
+                f"{replan_every:g} h" if _number_ok(replan_every) else replan_every,
+                f"a period of at least {MIN_REPLAN_EVERY_H:g} h (each re-plan is a solve)",
+            )
+        if horizon is not None and horizon / replan_every > MAX_REPLANS:
+            raise ScenarioError(
+                "--replan-every",
+                "",
+                f"{replan_every:g} h",
+                f"at most {MAX_REPLANS:,} re-plans over the run; every {replan_every:g} h over "
+                f"the {horizon:,g} h horizon makes {horizon / replan_every:,.0f}: use a period "
+                f"of at least {horizon / MAX_REPLANS:,.3g} h",
+            )
+    if not (_number_ok(freeze) and 0 <= freeze <= MAX_PLAN_HOURS):
+        raise ScenarioError("--freeze", "", freeze, "a duration >= 0")
 
 
 # ---------------------------------------------------------------------------- policy

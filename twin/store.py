@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from twin.simulate import Run
     from twin.variants import Variant
 
-__all__ = ["Store", "StoreError", "RunInfo", "DEFAULT_ROOT"]
+__all__ = ["Store", "StoreError", "RunInfo", "DEFAULT_ROOT", "write_text_atomic", "json_safe"]
 
 DEFAULT_ROOT = "runs"
 RUN_FILE = "run.json"
@@ -185,6 +185,40 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(_finite(data), indent=1, allow_nan=False), encoding="utf-8")
 
 
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and a
+    rename: the file is either the old one or the complete new one, never half written, and a
+    failed write leaves nothing behind. Refuses to replace a folder."""
+    import tempfile
+
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "a folder is there, not a file", str(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def json_safe(obj: Any) -> Any:
+    """Plain JSON data: numpy scalars as Python numbers, NaN and infinities as null."""
+    return _finite(obj)
+
+
 def _finite(obj: Any) -> Any:
     """Plain JSON data: numpy scalars as Python numbers, NaN and infinities as null (strict
     JSON, which DuckDB requires)."""
@@ -227,6 +261,31 @@ class Store:
     def __init__(self, root: str | Path = DEFAULT_ROOT) -> None:
         self.root = Path(root)
         self._cleaned = False
+
+    @classmethod
+    def existing(cls, root: str | Path = DEFAULT_ROOT) -> Store:
+        """The store at ``root`` for reading; StoreError when there is no folder there."""
+        path = Path(root)
+        if not path.exists():
+            raise StoreError(
+                f"{path}: no run store there (no such folder); `twin run SCENARIO -n N "
+                f"--store {path}` creates one, `twin runs list --store DIR` reads another"
+            )
+        if not path.is_dir():
+            raise StoreError(f"{path}: not a run store (a file, not a folder)")
+        return cls(path)
+
+    def check_writable(self) -> None:
+        """StoreError when runs cannot be written at the root (a file is there)."""
+        for p in (self.root, *self.root.parents):
+            if p.exists():
+                if not p.is_dir():
+                    what = "" if p == self.root else f" ({p} is a file)"
+                    raise StoreError(
+                        f"{self.root}: cannot hold a run store{what}; expected a folder or a "
+                        "new path"
+                    )
+                break
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"

@@ -130,3 +130,164 @@ def test_same_plan_same_seed_same_log():
     b = simulate(sc, plan=Plan(OPS), seed=3)
     assert a.events.to_pydict().keys() == b.events.to_pydict().keys()
     assert a.kpis == b.kpis
+
+
+# --------------------------------------------------------------------------- plans as input
+def _op(**changes):
+    op = {"order": "o1", "batch": 1, "step": 0, "unit": "m1", "start": 0.0, "end": 2.0}
+    op.update(changes)
+    return op
+
+
+@pytest.mark.parametrize(
+    ("op", "where", "expected"),
+    [
+        (_op(start=float("nan")), "operations[0].start", "finite number of hours"),
+        (_op(end=float("inf")), "operations[0].end", "finite number of hours"),
+        (_op(start=-1.0), "operations[0].start", "0 to 1,000,000"),
+        (_op(start=1e300, end=1e300), "operations[0].start", "0 to 1,000,000"),
+        (_op(batch=0), "operations[0].batch", "integer >= 1"),
+        (_op(batch=1.5), "operations[0].batch", "integer >= 1"),
+        (_op(step=True), "operations[0].step", "integer >= 0"),
+        (_op(unit=""), "operations[0].unit", "non-empty text"),
+        (_op(order=7), "operations[0].order", "non-empty text"),
+        (_op(end=-0.5, start=0.0), "operations[0].end", "0 to"),
+        (_op(start=3.0, end=2.0), "operations[0].end", "an end >= the start 3"),
+        ({**_op(), "colour": "red"}, "operations[0].colour", "unknown key"),
+    ],
+)
+def test_plan_entries_are_checked_one_by_one(op, where, expected):
+    with pytest.raises(ScenarioError) as info:
+        plan_from_dict({"operations": [op]}, "p.json")
+    assert info.value.path == where and expected in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"operations": [], "meta": []}, "meta"),
+        ({"operations": [], "meta": {"horizon_hours": float("nan")}}, "meta.horizon_hours"),
+        ({"operations": [], "meta": {"horizon_hours": 0}}, "meta.horizon_hours"),
+        ({"operations": [], "meta": {"seed": "7"}}, "meta.seed"),
+        ({"operations": [], "meta": {"seed": -1}}, "meta.seed"),
+        ({"operations": [], "meta": {"scenario_fingerprint": "x"}}, "meta.scenario_fingerprint"),
+        ({"operations": [], "created_at": float("nan")}, "created_at"),
+        ({"operations": {}}, "operations"),
+    ],
+)
+def test_plan_meta_the_twin_reads_is_checked(data, where):
+    with pytest.raises(ScenarioError) as info:
+        plan_from_dict(data, "p.json")
+    assert info.value.path == where
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "an empty file"),
+        (b"   \n", "an empty file"),
+        (b'{"operations": [', "valid JSON"),
+        (b'{"operations": [{"order": "o1", "batch": 1, "step": 0, "unit": "m1", "start": NaN, '
+         b'"end": 2}]}', "no NaN or Infinity"),
+        (b"\xff\xfe\x00{", "UTF-8"),
+        (b"[" * 100_000, "JSON nested at most"),
+    ],
+)  # fmt: skip
+def test_unreadable_plan_files_are_one_paragraph(tmp_path, content, expected):
+    p = tmp_path / "plan.json"
+    p.write_bytes(content)
+    with pytest.raises(ScenarioError) as info:
+        load_plan(p)
+    assert str(p) in str(info.value) and expected in str(info.value)
+
+
+def test_a_folder_or_a_missing_file_is_not_a_plan(tmp_path):
+    with pytest.raises(ScenarioError, match="a folder; expected a plan JSON file"):
+        load_plan(tmp_path)
+    with pytest.raises(ScenarioError, match="no such file"):
+        load_plan(tmp_path / "none.json")
+
+
+def test_saving_a_plan_is_atomic_and_round_trips(tmp_path):
+    p = tmp_path / "plan.json"
+    p.write_text("old")
+    Plan(OPS, meta={"objective": float("nan")}).save(p)
+    again = load_plan(p)
+    assert again.operations == OPS and again.meta == {"objective": None}
+    assert [f.name for f in tmp_path.iterdir()] == ["plan.json"]  # no temporary left
+
+
+TWO_STAGE = DATA / "two_stage.yaml"
+
+
+@pytest.mark.parametrize(
+    ("op", "where", "expected"),
+    [
+        (PlannedOperation("o9", 1, 0, "u1", 0, 2), "operations[0].order",
+         "an order of scenario 'two_stage': o1"),
+        (PlannedOperation("o1", 3, 0, "u1", 0, 2), "operations[0].batch",
+         "a batch 1..2 of order o1 (20 of p in batches of 10)"),
+        (PlannedOperation("o1", 1, 2, "u1", 0, 2), "operations[0].step",
+         "a step 0..1 of the recipe of p"),
+        (PlannedOperation("o1", 1, 0, "u2", 0, 2), "operations[0].unit",
+         "a unit of class s1 (step 0 'first' of p); u2 is a s2"),
+        (PlannedOperation("o1", 1, 0, "u9", 0, 2), "operations[0].unit",
+         "a unit of scenario 'two_stage'"),
+    ],
+)  # fmt: skip
+def test_a_plan_that_does_not_fit_the_scenario_is_refused(op, where, expected):
+    with pytest.raises(ScenarioError) as info:
+        validate_plan(Plan((op,)), load_data(TWO_STAGE), "p.json")
+    assert info.value.path == where and expected in str(info.value)
+
+
+def test_a_step_planned_twice_is_refused():
+    op = PlannedOperation("o1", 1, 0, "u1", 0, 2)
+    twice = Plan((op, PlannedOperation("o1", 2, 0, "u1#2", 0, 2), op))
+    with pytest.raises(ScenarioError, match=r"operations\[2\].*operations\[0\] plans it already"):
+        validate_plan(twice, load_data(TWO_STAGE), "p.json")
+
+
+def test_the_scenario_a_plan_was_made_for_is_checked():
+    from twin.plan import scenario_fingerprint
+
+    sc = load_data(TWO_STAGE)
+    ops = (PlannedOperation("o1", 1, 0, "u1", 0, 2),)
+    made = Plan(ops, meta={"scenario": "two_stage", "scenario_fingerprint": scenario_fingerprint(sc)})
+    assert validate_plan(made, sc, "p.json") == []
+    # the same plant with other durations (a what-if variant): runs, with one warning
+    slower = load_data(TWO_STAGE, **{"products.p.recipe.1.duration": "5h"})
+    [warning] = validate_plan(made, slower, "p.json")
+    assert warning.startswith("p.json was made for another variant") and "\n" not in warning
+    # another plant or other orders: refused
+    for changes in (
+        {"units.u1.count": 3},
+        {"orders.0.quantity": 30},
+        {"products.p.batch_size": 5},
+        {"products.p.recipe.1.name": "dry"},
+    ):
+        other = load_data(TWO_STAGE, **changes)
+        with pytest.raises(ScenarioError, match="made for 'two_stage', whose units, recipes or"):
+            validate_plan(made, other, "p.json")
+    # names, the horizon and the dispatch rule do not matter
+    same = load_data(TWO_STAGE, **{"name": "renamed", "simulation.horizon": "300h",
+                                   "dispatch": "edd"})  # fmt: skip
+    assert validate_plan(made, same, "p.json") == []
+
+
+def test_replanning_options_are_bounded():
+    from twin.plan import check_replanning
+
+    check_replanning(("breakdown",), 24.0, 8.0, horizon=672.0)
+    for kwargs, where, expected in (
+        ({"replan_on": ("earthquake",)}, "--replan-on", "breakdown, deviation"),
+        ({"replan_every": 0.0}, "--replan-every", "at least 1 h"),
+        ({"replan_every": 1 / 60}, "--replan-every", "at least 1 h"),
+        ({"replan_every": float("nan")}, "--replan-every", "at least 1 h"),
+        ({"replan_every": 1.0, "horizon": 8760.0}, "--replan-every", "at most 1,000 re-plans"),
+        ({"freeze": -1.0}, "--freeze", ">= 0"),
+        ({"freeze": float("inf")}, "--freeze", ">= 0"),
+    ):
+        with pytest.raises(ScenarioError) as info:
+            check_replanning(**kwargs)
+        assert str(info.value).startswith(where) and expected in str(info.value), kwargs

@@ -320,3 +320,42 @@ def test_non_finite_kpis_are_stored_as_null(tmp_path):
     assert store.kpis(vr.run_id)[1]["ratio"] is None
     names = store.query("SELECT DISTINCT kpi FROM kpis").column("kpi").to_pylist()
     assert "otif_pct" in names and "ratio" not in names
+
+
+# --------------------------------------------------------------------------- where a store is
+def test_reading_a_store_that_is_not_there_says_so(tmp_path):
+    with pytest.raises(StoreError, match="no run store there"):
+        Store.existing(tmp_path / "none")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="not a run store"):
+        Store.existing(tmp_path / "file")
+    assert Store.existing(tmp_path).runs() == []
+
+
+def test_a_store_cannot_be_written_where_a_file_is(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for root in (tmp_path / "file", tmp_path / "file" / "runs"):
+        with pytest.raises(StoreError, match="cannot hold a run store"):
+            Store(root).check_writable()
+    Store(tmp_path / "new" / "runs").check_writable()  # a new path is fine
+
+
+def test_atomic_text_files_replace_whole_or_not_at_all(tmp_path, monkeypatch):
+    from twin import store as store_module
+    from twin.store import write_text_atomic
+
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    write_text_atomic(target, "new")
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
+    # a write that fails half way leaves the old file and no temporary behind
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_module.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        write_text_atomic(target, "newer")
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
+    with pytest.raises(IsADirectoryError):
+        write_text_atomic(tmp_path, "x")
