@@ -59,8 +59,10 @@ Search (``solve``)
 
 from __future__ import annotations
 
+import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,7 +76,7 @@ from optimizer.aps_data import (
     planning_duration,
 )
 from optimizer.aps_schedule import Schedule, Segment, decode, segments_of
-from optimizer.aps_search import RULES, anneal, best_rule, dispatch_lists
+from optimizer.aps_search import RULES, anneal, best_rule
 from optimizer.solvers import (
     DEFAULT_SOLVER,
     SolverOptions,
@@ -96,7 +98,6 @@ __all__ = [
     "solve",
     "planning_duration",
     "RULES",
-    "rule_schedule",
     "to_plan",
 ]
 
@@ -429,12 +430,6 @@ def _schedule_from_milp(data, segments, order, sched, units, starts, free):
     return new_order, assign, decode(data, segments, new_order, assign)
 
 
-def rule_schedule(data: ApsData, rule: str) -> Schedule:
-    """The schedule one dispatch rule gives (for comparisons)."""
-    segments = segments_of(data)
-    return decode(data, segments, dispatch_lists(data, segments)[rule])
-
-
 def solve(
     data: ApsData,
     objective: str | Objective = "tardiness",
@@ -448,14 +443,20 @@ def solve(
     lns_ops: int = 20,
     use_milp: bool = True,
     max_iter: int | None = None,
+    progress: ProgressHook | None = None,
 ) -> ApsResult:
     """Schedule ``data`` within ``time_limit`` seconds; see the module docstring.
+
+    ``progress`` (optional) is called as ``progress(stage, incumbent, bound, elapsed)`` when a
+    stage ends and when the large-neighbourhood search improves the incumbent (``stage`` one
+    of "rules", "anneal", "milp", "lns", "done"; objective values; seconds since the call).
 
     Raises ``SolverUnavailableError`` for an unknown or missing solver (before any work) and
     ``PlanInfeasibleError`` when ``hard_due`` is set and some order cannot be on time even if
     each of its batches ran alone.
     """
     t_start = time.perf_counter()
+    report = _reporter(progress, t_start)
     deadline = t_start + time_limit
     obj = Objective.parse(objective)
     if use_milp:
@@ -472,6 +473,7 @@ def solve(
     rule, order, sched, costs = best_rule(data, segments, obj)
     stages["rules"] = {"best": rule, "costs": costs}
     best_c = sched.cost(obj)
+    report("rules", best_c, None)
     bound: float | None = None
     status: ApsStatus = "feasible"
     small = use_milp and len(data.ops) <= milp_ops
@@ -482,6 +484,7 @@ def solve(
                                  max_iter=None if max_iter is None else max_iter // 2)
     stages["anneal_1"] = {"moves": moves, "cost": sched.cost(obj)}
     best_c = sched.cost(obj)
+    report("anneal", best_c, None)
     # 3. MILP: full or neighbourhoods
     milp_info: dict[str, Any] = {}
     if small and best_c > 1e-9:
@@ -503,9 +506,10 @@ def solve(
     elif use_milp:
         lns_end = t_start + (_ANNEAL_SHARE + _LNS_SHARE) * time_limit
         order, sched, milp_info = _lns(data, segments, order, sched, obj, solver, seed, threads,
-                                       lns_ops, lns_end, rng)
+                                       lns_ops, lns_end, rng, report)
         best_c = sched.cost(obj)
     stages["milp"] = milp_info
+    report("lns" if milp_info.get("lns_windows") else "milp", best_c, bound)
     # 4. annealing again
     if status != "optimal" and deadline - time.perf_counter() > 0.05:
         order2, sched2, moves = anneal(data, segments, order, obj, deadline, rng,
@@ -513,13 +517,31 @@ def solve(
         stages["anneal_2"] = {"moves": moves, "cost": sched2.cost(obj)}
         if sched2.cost(obj) < best_c - 1e-9:
             order, sched = order2, sched2
+        report("anneal", sched.cost(obj), bound)
     if bound is not None and status != "optimal" and sched.cost(obj) <= bound + 1e-6:
         status = "optimal"
     if status != "optimal" and max_iter is None:
         status = "time_limit"  # a plan, searched until the time limit without a proof
     if sched.hold_violation > 1e-6:
         status = "infeasible"  # best effort: some hold time could not be met (see report)
+    report("done", sched.cost(obj), bound)
     return _result(data, sched, obj, status, bound, t_start, stages)
+
+
+ProgressHook = Callable[[str, "float | None", "float | None", float], None]
+"""``progress(stage, incumbent, bound, elapsed)``: see :func:`solve`."""
+
+
+def _reporter(progress: ProgressHook | None, t_start: float) -> Callable[..., None]:
+    """``report(stage, incumbent, bound)``: calls ``progress`` with the elapsed seconds (a
+    no-op without one). Watching a solve is kept out of the search itself."""
+    if progress is None:
+        return lambda *_args: None
+
+    def report(stage: str, incumbent: float | None, bound: float | None) -> None:
+        progress(stage, incumbent, bound, time.perf_counter() - t_start)
+
+    return report
 
 
 def _milp_is_exact(data: ApsData) -> bool:
@@ -548,7 +570,8 @@ def _solve_full(data, segments, order, sched, obj, solver, seed, threads, mip_ga
     return res, _schedule_from_milp(data, segments, order, sched, units, starts, sub.free)
 
 
-def _lns(data, segments, order, sched, obj, solver, seed, threads, lns_ops, end, rng):
+def _lns(data, segments, order, sched, obj, solver, seed, threads, lns_ops, end, rng,
+         report=lambda *_args: None):
     """Large-neighbourhood search: free a time window of operations, fix the rest, solve the
     window's sub-MILP warm-started, keep a better decoded schedule."""
     tries = improved = 0
@@ -610,6 +633,7 @@ def _lns(data, segments, order, sched, obj, solver, seed, threads, lns_ops, end,
         if new.cost(obj) < best_c - 1e-9:
             improved += 1
             order, sched, best_c = new_order, new, new.cost(obj)
+            report("lns", best_c, None)
             by_start = sorted(range(n), key=lambda i: sched.start[i])
     return order, sched, {"lns_windows": tries, "lns_improved": improved, "cost": best_c}
 
@@ -658,10 +682,15 @@ def _result(data, sched, obj, status, bound, t_start, stages) -> ApsResult:
 
 
 # --------------------------------------------------------------------------- checker
-def check_plan(data: ApsData, plan: Plan, tol: float = 1e-6) -> list[str]:
+def check_plan(data: ApsData, plan: Plan, tol: float = 1e-6, holds: bool = True) -> list[str]:
     """Problems of a plan against the data, independent of the decoder: every operation
     planned once on an eligible unit; steps in recipe order; no overlap on a unit including the
-    changeover clean and setup; hold times; starts inside the unit's open windows."""
+    changeover clean and setup; hold times (unless ``holds`` is False); starts inside the unit's
+    open windows; staff: the operators of every step, held from setup to end, are granted on
+    their shift and never more at once than the qualification counts (cleaning and maintenance
+    crews are not in the plan's times and are not counted); planned maintenance: when it falls
+    due (every N hours or N batches) before a unit can take its next batch, the unit's idle
+    time before that batch holds it."""
     problems: list[str] = []
     units = data.unit_index
     idx = {(data.batches[op.batch].key, op.step): i for i, op in enumerate(data.ops)}
@@ -692,7 +721,7 @@ def check_plan(data: ApsData, plan: Plan, tol: float = 1e-6) -> list[str]:
                 problems.append(f"{b.key} step {pc.step}: starts at {pc.start:.2f} before step "
                                 f"{pa.step} ends at {pa.end:.2f}")
             mh = data.ops[a].max_hold
-            if mh is not None and pc.start - pa.end > mh + tol:
+            if holds and mh is not None and pc.start - pa.end > mh + tol:
                 problems.append(f"{b.key} step {pc.step}: hold time {pc.start - pa.end:.2f} h "
                                 f"after step {pa.step} exceeds {mh:g} h")
     by_unit: dict[str, list[tuple[PlannedOperation, int]]] = {}
@@ -713,6 +742,7 @@ def check_plan(data: ApsData, plan: Plan, tol: float = 1e-6) -> list[str]:
                 problems.append(f"unit {name}: {q.key} step {q.step} at {q.start:.2f} overlaps "
                                 f"{p.key} step {p.step} ending {p.end:.2f} (+{need:g} h clean, "
                                 f"{data.ops[j].setup:g} h setup)")
+        problems += _check_maintenance(data, u, lst, seen, tol)
         cal = u.calendar
         if cal.always:
             continue
@@ -730,5 +760,89 @@ def check_plan(data: ApsData, plan: Plan, tol: float = 1e-6) -> list[str]:
                 problems.append(f"unit {name}: {p.key} step {p.step} must be taken in "
                                 f"[{lo:.2f}, {hi:.2f}] h, when the unit is closed")
             prev_end, prev_product = p.end, batch.product
+    problems += _check_staff(data, seen, max(tol, 1e-5))
     return problems
 
+
+def _check_staff(data: ApsData, seen: dict[int, PlannedOperation], tol: float) -> list[str]:
+    """Operators per qualification: each step holds its ``count`` from the start of its setup
+    to its end, is granted only when its pool is on shift, and a pool never has more booked at
+    once than it counts (bookings already taken, ``data.busy``, included)."""
+    problems: list[str] = []
+    bookings: dict[int, list[tuple[float, float, int, str]]] = {}
+    for p, s, e, n in data.busy:
+        bookings.setdefault(p, []).append((s, e, n, "booked before planning"))
+    for i, pl in sorted(seen.items(), key=lambda kv: kv[1].start):
+        op = data.ops[i]
+        if op.staff is None:
+            continue
+        p, n = op.staff
+        pool = data.pools[p]
+        granted = pl.start - op.setup
+        cal = pool.calendar
+        # (plan times may be rounded: an instant either side of the grant will do)
+        if not (cal.always or any(cal.is_open(granted + d) for d in (0.0, -tol, tol))):
+            problems.append(f"staff {pool.name}: {pl.key} step {pl.step} needs {n} from "
+                            f"{granted:.2f} h, when the {pool.name} shift is off")
+        bookings.setdefault(p, []).append((granted, pl.end, n, f"{pl.key} step {pl.step}"))
+    for p, books in sorted(bookings.items()):
+        pool = data.pools[p]
+        events = sorted([(s + tol, 1, k) for k, (s, e, _, _) in enumerate(books) if e - s > 2 * tol]
+                        + [(e - tol, 0, k) for k, (s, e, _, _) in enumerate(books)
+                           if e - s > 2 * tol])
+        use, active = 0, set()
+        for t, starting, k in events:
+            if not starting:
+                if k in active:
+                    active.discard(k)
+                    use -= books[k][2]
+                continue
+            active.add(k)
+            use += books[k][2]
+            if use > pool.count:
+                who = ", ".join(books[a][3] for a in sorted(active, key=lambda a: books[a][0]))
+                problems.append(f"staff {pool.name}: {use} booked at {t - tol:.2f} h, only "
+                                f"{pool.count} exist ({who})")
+                break  # one report per qualification
+    return problems
+
+
+def _check_maintenance(data: ApsData, u: Any, lst: list[tuple[PlannedOperation, int]],
+                       seen: dict[int, PlannedOperation], tol: float) -> list[str]:
+    """Planned maintenance (``maint_duration`` every ``maint_every`` hours and/or every
+    ``maint_every_batches`` batches) waits for the batch in hand and takes the unit before its
+    next batch. Wherever it certainly fell due before the unit could take a batch (due while
+    the unit was busy or idle, before the batch was there), the time from the later of the
+    unit's last end and the due time to the batch's setup must hold it."""
+    every, per_batches, dur = u.maint_every, u.maint_every_batches, u.maint_duration
+    if dur <= 0 or (every is None and per_batches is None):
+        return []
+    problems: list[str] = []
+    next_due = (math.floor(data.t0 / every) + 1) * every if every else math.inf
+    count = u.start.batches_since_maint
+    prev_end = max(data.t0, u.start.free)
+    for p, i in lst:
+        op = data.ops[i]
+        batch = data.batches[op.batch]
+        k = batch.ops.index(i)
+        pred = batch.ops[k - 1] if k > 0 else None
+        ready = seen[pred].end if pred is not None and pred in seen else batch.ready
+        take = p.start - op.setup  # the unit is set up (and cleaned) by then
+        by_batches = per_batches is not None and count >= per_batches
+        certain = by_batches or next_due <= max(prev_end, ready) + tol
+        possible = certain or next_due <= take + tol
+        m_start = max(prev_end, next_due if not by_batches else prev_end)
+        if possible:
+            fits = take - m_start >= dur - tol
+            if certain and not fits:
+                why = (f"after {count} batches" if by_batches else f"due at {next_due:.2f} h")
+                problems.append(f"unit {u.name}: maintenance ({dur:g} h, {why}) does not fit "
+                                f"before {p.key} step {p.step} (set up at {take:.2f} h, unit "
+                                f"free from {prev_end:.2f} h)")
+            if fits or certain:  # it ran (or has to have run) before this batch
+                count = 0
+                while next_due <= m_start + tol:
+                    next_due += every if every else math.inf
+        count += 1
+        prev_end = max(prev_end, p.end)
+    return problems

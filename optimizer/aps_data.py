@@ -65,21 +65,46 @@ class Objective:
     @classmethod
     def parse(cls, spec: str | Objective) -> Objective:
         """``"tardiness"``, ``"makespan"``, ``"cleaning"`` or a weighted sum such as
-        ``"tardiness+0.1*makespan"``."""
+        ``"tardiness+0.1*makespan"`` (weights are finite numbers >= 0, at least one > 0).
+        Raises ValueError saying which term is wrong and why."""
         if isinstance(spec, Objective):
             return spec
-        weights = dict.fromkeys(_TERMS, 0.0)
         text = str(spec).replace(" ", "")
+        example = "e.g. 'tardiness+0.1*makespan'"
         if not text:
-            raise ValueError("empty objective; expected e.g. 'tardiness+0.1*makespan'")
+            raise ValueError(f"empty objective; expected {example}")
+        if len(text) > 200:
+            raise ValueError(
+                f"objective of {len(text)} characters; expected a short sum, {example}"
+            )
+        weights = dict.fromkeys(_TERMS, 0.0)
         for term in text.split("+"):
-            m = re.fullmatch(r"(?:([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\*)?([a-z_]+)", term)
-            if m is None or m.group(2) not in _TERMS:
+            if not term:
+                raise ValueError(f"empty term in {spec!r}; expected terms joined by '+', {example}")
+            m = re.fullmatch(r"(?:([^*]*)\*)?([A-Za-z_]+)", term)
+            name = m.group(2).lower() if m else None
+            if m is None or name not in _TERMS:
+                if "-" in term.lstrip("-+0123456789.eE*") or term.startswith("-"):
+                    why = "weights are numbers >= 0 (the objective is minimised) and terms are "
+                    why += "joined by '+'"
+                else:
+                    why = f"expected [weight*]name with name one of {', '.join(_TERMS)}"
+                raise ValueError(f"bad objective term {term!r} in {spec!r}; {why}, {example}")
+            raw = m.group(1)
+            try:
+                w = 1.0 if raw is None else float(raw)
+            except ValueError:
+                w = math.nan
+            if raw is not None and not re.fullmatch(r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?", raw):
+                w = math.nan
+            if not (math.isfinite(w) and w >= 0):
                 raise ValueError(
-                    f"bad objective term {term!r} in {spec!r}; expected [weight*]name with name "
-                    f"one of {', '.join(_TERMS)}, e.g. 'tardiness+0.1*makespan'"
+                    f"bad objective term {term!r} in {spec!r}; the weight {raw!r} must be a "
+                    f"finite number >= 0, {example}"
                 )
-            weights[m.group(2)] += float(m.group(1) or 1.0)
+            weights[name] += w
+        if not any(weights.values()):
+            raise ValueError(f"objective {spec!r} has no positive weight; expected {example}")
         return cls(**weights)
 
     def __str__(self) -> str:

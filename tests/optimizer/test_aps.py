@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -304,3 +305,117 @@ def test_osd_month_plan_books_no_more_staff_than_there_is_and_runs_to_its_makesp
     assert k["operations_started"] == k["operations_planned"]
     assert k["makespan_actual_h"] == pytest.approx(k["makespan_planned_h"], abs=0.5)
     assert k["start_deviation_h"]["mean_abs"] < 1.0
+
+
+# --------------------------------------------------------------------------- the checker
+def staffed_plant(**changes) -> dict:
+    """Two mixers and one operator on a day shift; every mix needs the operator."""
+    data = mixer_plant(
+        shifts={"day": {"hours": ["06:00-18:00"]}},
+        staff={"operator": {"count": 1, "shift": "day"}},
+        equipment_classes={"mixer": {"cleaning": {"minor": "0h", "major": "0h"}}},
+        units={"m1": {"class": "mixer", "count": 2}},
+        products={p: {"batch_size": 100, "recipe": [
+            {"name": "mix", "equipment_class": "mixer", "duration": "2h",
+             "operators": {"qualification": "operator"}}]} for p in ("a", "b")},
+    )
+    data["start"] = "2026-01-05T06:00:00"
+    data.update(changes)
+    return data
+
+
+def _ops(plan, **moves):
+    from twin.plan import Plan, PlannedOperation
+
+    out = []
+    for op in plan.operations:
+        unit, start = moves.get(op.order, (op.unit, op.start))
+        out.append(PlannedOperation(op.order, op.batch, op.step, unit, start, start + op.end
+                                    - op.start))
+    return Plan(tuple(out))
+
+
+def test_checker_counts_operators_on_shift():
+    data = ApsData.from_scenario(load_dict(staffed_plant()))
+    res = solve(data, "makespan", time_limit=2, use_milp=False, max_iter=50)
+    assert check_plan(data, res.plan) == []
+    starts = sorted(op.start for op in res.plan.operations)
+    assert starts == [0.0, 2.0, 4.0]  # one operator: one mix at a time, whatever the units
+    # two mixes at once on the two mixers: one operator too few
+    both = _ops(res.plan, oa1=("m1", 0.0), ob1=("m1#2", 1.0), oa2=("m1", 4.0))
+    [problem] = check_plan(data, both)
+    assert problem.startswith("staff operator: 2 booked at 1.00 h, only 1 exist")
+    assert "oa1/1 step 0" in problem and "ob1/1 step 0" in problem
+    # a mix started at 20:00 (the shift is 06:00-18:00): the operator is off
+    late = _ops(res.plan, oa2=("m1", 14.0))
+    assert any("when the operator shift is off" in p for p in check_plan(data, late))
+
+
+def test_checker_counts_planned_maintenance():
+    sc = load_dict(mixer_plant(equipment_classes={"mixer": {
+        "cleaning": {"minor": "0h", "major": "0h"},
+        "maintenance": {"every_batches": 2, "duration": "3h"}}}))
+    data = ApsData.from_scenario(sc)
+    res = solve(data, "makespan", time_limit=2, use_milp=False, max_iter=50)
+    assert check_plan(data, res.plan) == []
+    ends = sorted((op.start, op.end) for op in res.plan.operations)
+    assert ends[2][0] - ends[1][1] >= 3.0 - 1e-9  # maintenance after two batches
+    # back to back: the maintenance due after the second batch does not fit
+    order = [op.order for op in sorted(res.plan.operations, key=lambda o: o.start)]
+    t, moves = 0.0, {}
+    for o in order:
+        dur = next(op.end - op.start for op in res.plan.operations if op.order == o)
+        moves[o] = ("m1", t)
+        t += dur
+    [problem] = check_plan(data, _ops(res.plan, **moves))
+    assert "maintenance (3 h, after 2 batches) does not fit" in problem
+    # every N hours: due at 4 h, while the second batch runs; it must come before the third
+    sc = load_dict(mixer_plant(equipment_classes={"mixer": {
+        "cleaning": {"minor": "0h", "major": "0h"},
+        "maintenance": {"every": "4h", "duration": "1h"}}}))
+    data = ApsData.from_scenario(sc)
+    res = solve(data, "makespan", time_limit=2, use_milp=False, max_iter=50)
+    assert check_plan(data, res.plan) == []
+    assert any("maintenance (1 h, due at 4.00 h)" in p
+               for p in check_plan(data, _ops(res.plan, **moves)))
+
+
+def test_checker_passes_the_osd_month_plan():
+    sc = without_material_flow(scenario_for_horizon(load(SCENARIOS / "osd_plant.yaml"), 4 * 168))
+    data = ApsData.from_scenario(with_mean_durations(sc), seed=0)
+    assert any(u.maint_every or u.maint_every_batches for u in data.units) and data.pools
+    res = solve(data, objective="tardiness+makespan+cleaning", seed=0, max_iter=200,
+                use_milp=False)
+    assert check_plan(data, res.plan) == []
+
+
+def test_solve_reports_progress():
+    calls = []
+    data = ApsData.from_scenario(load_dict(mixer_plant()))
+    res = solve(data, "tardiness+0.5*makespan", time_limit=5, max_iter=50,
+                progress=lambda *a: calls.append(a))
+    stages = [c[0] for c in calls]
+    assert stages[0] == "rules" and stages[-1] == "done" and "anneal" in stages
+    assert all(e2 >= e1 for (*_, e1), (*_, e2) in zip(calls, calls[1:], strict=False))
+    assert calls[-1][1] == pytest.approx(res.objective)
+    incumbents = [c[1] for c in calls if c[0] != "done"]
+    assert all(b <= a + 1e-9 for a, b in zip(incumbents, incumbents[1:], strict=False))
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("bogus", "expected [weight*]name with name one of tardiness, makespan, cleaning"),
+        ("-1*makespan", "the weight '-1' must be a finite number >= 0"),
+        ("tardiness-makespan", "weights are numbers >= 0"),
+        ("nan*makespan", "the weight 'nan' must be a finite number >= 0"),
+        ("1e400*makespan", "the weight '1e400' must be a finite number >= 0"),
+        ("0*tardiness", "no positive weight"),
+        ("tardiness++cleaning", "empty term"),
+        ("", "empty objective"),
+        ("x" * 300, "300 characters"),
+    ],
+)
+def test_bad_objectives_say_what_is_wrong(spec, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        Objective.parse(spec)
