@@ -206,15 +206,14 @@ class Playback:
 def parse_when(text: str | float | None, pb: Playback) -> float:
     """A cursor time typed by a person or carried by a URL, as model hours: a date or datetime
     of the scenario's calendar (``2026-03-02``, ``2026-03-02 14:00``, ``2026-03-02T14:00:00``),
-    or model hours with ``h`` (``30h``). Raises ValueError with what was expected."""
+    or model hours (``30h``, or ``30`` in a link). Raises ValueError with what was expected."""
     if isinstance(text, int | float):
         return pb.clamp(float(text))
     s = (text or "").strip()
-    if s.lower().endswith("h"):
-        try:
-            return pb.clamp(float(s[:-1]))
-        except ValueError:
-            pass
+    try:  # model hours: "30h", or a bare number (as links carry it)
+        return pb.clamp(float(s[:-1] if s.lower().endswith("h") else s))
+    except ValueError:
+        pass
     try:
         when = dt.datetime.fromisoformat(s.replace(" ", "T", 1) if len(s) > 10 else s)
     except ValueError:

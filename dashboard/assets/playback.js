@@ -71,7 +71,7 @@
     }
 
     const pb = {
-        tl: null, url: null, startMs: 0, t: null, raf: 0,
+        tl: null, url: null, startMs: 0, t: null, raf: 0, lastInput: -1e9,
         playing: false, speed: 1000, lastWall: 0, lastPush: 0, frames: [], ids: {},
 
         init(cfg) {
@@ -92,9 +92,12 @@
             }
         },
 
+        // stamp: when the input that asked for this time happened (the last pointer move or
+        // key press, when recent), so the frame times measured are what a person feels
         seek(t, stamp) {
             this.t = Number(t);
-            this.stamp = stamp || performance.now();
+            const now = performance.now();
+            this.stamp = stamp || (now - this.lastInput < 500 ? this.lastInput : now);
             this.schedule();
         },
 
@@ -356,6 +359,9 @@
     };
 
     window.addEventListener("resize", () => pb.schedule());
+    for (const kind of ["pointermove", "pointerdown", "keydown"]) {
+        document.addEventListener(kind, e => { pb.lastInput = e.timeStamp; }, true);
+    }
     window.pharmatwin = Object.assign(window.pharmatwin || {}, {playback: pb, iso: iso});
     // the slider's tooltip speaks dates (dcc.Slider tooltip.transform)
     window.dccFunctions = window.dccFunctions || {};

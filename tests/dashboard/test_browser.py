@@ -6,6 +6,7 @@ Screenshots of every page are saved under test-artifacts/ (gitignored).
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from dashboard import ids
-from tests.dashboard.conftest import ARTIFACTS
+from tests.dashboard.conftest import ARTIFACTS, TINY
+
+TINY_TEXT = TINY.read_text()
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -50,10 +53,19 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
 
 
+# the unit squares the browser draws over the plant (assets/playback.js)
 UNIT_COLOURS = (
-    f"() => document.querySelector('#{ids.PB_LAYOUT} .js-plotly-plot')"
-    ".data[2].marker.color.join(',')"
+    f"() => Array.from(document.querySelectorAll('#{ids.PB_LAYOUT} svg.pt-layer .pt-units rect'))"
+    ".map(r => r.getAttribute('fill')).join(',')"
 )
+READY = "() => window.pharmatwin && window.pharmatwin.playback.tl !== null"
+
+
+def open_playback(page, url: str) -> None:
+    page.goto(url)
+    page.locator(f"#{ids.PB_LAYOUT} .js-plotly-plot").wait_for()
+    page.wait_for_function(READY)
+    page.wait_for_function(UNIT_COLOURS + ".length > 0")
 
 
 def test_runs_table_lists_a_stored_run(server, tiny_store, page):
@@ -68,8 +80,7 @@ def test_runs_table_lists_a_stored_run(server, tiny_store, page):
 
 def test_playback_moves_the_cursor_and_units_change_colour(server, tiny_store, page):
     _, runs = tiny_store
-    page.goto(f"{server}/playback?run={runs['base']}")
-    page.locator(f"#{ids.PB_LAYOUT} .js-plotly-plot").wait_for()
+    open_playback(page, f"{server}/playback?run={runs['base']}")
     clock = page.locator(f"#{ids.PB_CLOCK}")
     before_clock = clock.inner_text()
     before = page.evaluate(UNIT_COLOURS)
@@ -81,13 +92,16 @@ def test_playback_moves_the_cursor_and_units_change_colour(server, tiny_store, p
     after = page.evaluate(UNIT_COLOURS)
     assert after != before
     assert "#d62728" in after  # the unit that broke down is drawn red (down)
-    # typing an hour moves the cursor too
+    # typing a date moves the cursor too
     box = page.locator(f"#{ids.PB_TIME}")
-    box.fill("30")
+    box.fill("2026-01-06 12:00")
     box.press("Enter")
     page.wait_for_function(
         f"() => document.getElementById('{ids.PB_CLOCK}').innerText.includes('2026-01-06 12:00')"
     )
+    box.fill("next tuesday")
+    box.press("Enter")
+    page.locator(f"#{ids.PB_TIME_MSG}").get_by_text("time: bad value 'next tuesday'").wait_for()
     # play: the clock runs by itself until paused
     before_clock = clock.inner_text()
     page.locator(f"#{ids.PB_PLAY}").click()
@@ -99,17 +113,115 @@ def test_playback_moves_the_cursor_and_units_change_colour(server, tiny_store, p
     shot(page, "playback")
 
 
-def test_compare_shows_two_runs(server, tiny_store, page):
+def test_dragging_the_slider_draws_while_dragging(server, tiny_store, page):
+    """Frames are drawn while the mouse is still down, with dates on the clock, and the KPI
+    cards the browser computes agree with the server's (figures.kpi_cards)."""
+    from dashboard import data, figures
+
+    root, runs = tiny_store
+    open_playback(page, f"{server}/playback?run={runs['base']}")
+    page.evaluate("() => { window.pharmatwin.playback.frames = []; }")
+    box = page.locator(f"#{ids.PB_SLIDER}").bounding_box()
+    y = box["y"] + 14
+    page.mouse.move(box["x"] + 12, y)
+    page.mouse.down()
+    clocks = set()
+    for k in range(12):
+        page.mouse.move(box["x"] + 40 + k * 60, y)
+        page.wait_for_timeout(40)
+        clocks.add(page.locator(f"#{ids.PB_CLOCK}").inner_text())
+    drawn_while_dragging = page.evaluate("() => window.pharmatwin.playback.frames.length")
+    page.mouse.up()
+    assert drawn_while_dragging >= 6 and len(clocks) >= 6, (drawn_while_dragging, clocks)
+    assert all(re.match(r"\w{3} 2026-01-\d\d \d\d:\d\d", c) for c in clocks)
+    page.wait_for_timeout(300)
+    t = float(page.locator(f"#{ids.PB_DRAWN}").inner_text())
+    cards = page.locator(f"#{ids.PB_KPIS} .card .value").all_inner_texts()
+    expected = [v for _, v in figures.kpi_cards(data.playback(root, runs["base"], 0), t)]
+    assert cards == expected
+
+
+def test_link_restores_the_playback_view(server, tiny_store, page):
     _, runs = tiny_store
-    page.goto(f"{server}/compare?runs={runs['base']},{runs['presses']}")
+    url = f"{server}/playback?run={runs['base']}&rep=1&t=2026-01-07T09:30&span=72&kind=deviation"
+    open_playback(page, url)
+    assert "2026-01-07 09:30" in page.locator(f"#{ids.PB_CLOCK}").inner_text()
+    assert page.locator(f"#{ids.PB_REP}").inner_text().strip() == "1"
+    assert "3 days" in page.locator(f"#{ids.PB_SPAN}").inner_text()
+    assert "deviation" in page.locator(f"#{ids.PB_KIND}").inner_text()
+    # moving the cursor rewrites the URL (no reload), and that link opens the same view
+    box = page.locator(f"#{ids.PB_TIME}")
+    box.fill("2026-01-09 15:00")
+    box.press("Enter")
+    page.wait_for_function("() => location.search.includes('t=2026-01-09T15%3A00')")
+    link = page.url
+    fresh = page.context.new_page()
+    open_playback(fresh, link)
+    assert "2026-01-09 15:00" in fresh.locator(f"#{ids.PB_CLOCK}").inner_text()
+    fresh.close()
+
+
+def test_unknown_run_in_the_url_says_so_and_stays_put(server, page):
+    navigations = []
+    page.on("framenavigated", lambda f: navigations.append(f.url))
+    page.goto(f"{server}/playback?run=no-such-run")
+    error = page.locator(f"#{ids.PB_ERROR}")
+    error.get_by_text("no such run").wait_for()
+    page.wait_for_timeout(2000)  # it used to reload itself twice a second
+    assert len(navigations) == 1, navigations
+    assert "store" in error.inner_text() and "/tmp" not in error.inner_text()
+
+
+def test_no_share_button_or_logo_and_plotly_served_locally(server, tiny_store, page):
+    _, runs = tiny_store
+    scripts = []
+    page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
+    open_playback(page, f"{server}/playback?run={runs['base']}")
+    page.locator(f"#{ids.PB_GANTT} .js-plotly-plot").hover()
+    page.locator(f"#{ids.PB_GANTT} .modebar").first.wait_for(state="attached")
+    titles = page.locator(".modebar-btn").evaluate_all(
+        "els => els.map(e => e.getAttribute('data-title') || '')"
+    )
+    assert titles and not any("Cloud" in t or "Chart Studio" in t for t in titles), titles
+    assert (
+        page.locator(".modebar-btn--logo, a[href*='plot.ly'], a[href*='plotly.com']").count() == 0
+    )
+    assert scripts and all(u.startswith(server) for u in scripts), scripts
+
+
+def test_compare_shows_two_runs_with_n_and_labels(server, tiny_store, page):
+    _, runs = tiny_store
+    page.goto(f"{server}/compare?runs={runs['base']},{runs['presses']},gone-run")
     table = page.locator(f"#{ids.CMP_TABLE}")
     table.get_by_text("otif_pct").first.wait_for()
-    header = table.locator("th").all_inner_texts()
-    assert any(runs["base"] in h for h in header)
-    assert any(runs["presses"] in h for h in header)
-    assert table.get_by_text("(paired)").count() >= 1  # same seed: paired differences
+    header = " ".join(table.locator("th").all_inner_texts())
+    assert "tiny / base [" in header and "tiny / units.press_1.count=3 [" in header
+    assert "(paired, 95% CI)" in header  # same seed: paired differences
+    assert table.get_by_text("(n=2)").count() >= 1 and table.get_by_text("n=2 pairs").count() >= 1
+    assert (
+        "'gone-run' is not a run of this store" in page.locator(f"#{ids.CMP_MISSING}").inner_text()
+    )
+    assert (
+        "replications all of them hold (0-1; n=2)" in page.locator(f"#{ids.CMP_NOTE}").inner_text()
+    )
     page.locator(f"#{ids.CMP_GANTT} .js-plotly-plot").nth(1).wait_for()
+    svg_text = "els => els.map(e => e.textContent)"
+    titles = page.locator(f"#{ids.CMP_GANTT} .gtitle").evaluate_all(svg_text)
+    assert any("tiny / units.press_1.count=3" in t for t in titles), titles
+    legend = page.locator(f"#{ids.CMP_DIST} .legendtext").evaluate_all(svg_text)
+    assert any(t.startswith("tiny / base [") for t in legend), legend
     shot(page, "compare")
+
+
+def test_compare_link_restores_runs_and_kpis(server, tiny_store, page):
+    _, runs = tiny_store
+    page.goto(f"{server}/compare?runs={runs['presses']},{runs['base']}&kpis=wip.mean,otif_pct")
+    table = page.locator(f"#{ids.CMP_TABLE}")
+    table.get_by_text("wip.mean").first.wait_for()
+    kpis = table.locator("td[data-dash-column=kpi]").all_inner_texts()
+    assert kpis == ["wip.mean", "otif_pct"]
+    header = table.locator("th").all_inner_texts()
+    assert "units.press_1.count=3" in header[1] and "(reference)" in header[1]
 
 
 def test_what_if_launched_from_the_page_appears_in_runs(server, page):
@@ -124,14 +236,14 @@ def test_what_if_launched_from_the_page_appears_in_runs(server, page):
     shot(page, "what-if")
     page.goto(server + "/")
     table = page.locator(f"#{ids.RUNS_TABLE}")
-    row = table.locator("tr", has_text="failures.mtbf")
+    row = table.locator("tr", has_text="MTBF x2")
     row.first.wait_for()
     # delete it again, confirming the dialog
     page.on("dialog", lambda d: d.accept())
     row.first.locator("input[type=checkbox]").check()
     page.locator(f"#{ids.RUNS_DELETE}").click()
     page.locator(f"#{ids.RUNS_MESSAGE}").get_by_text("deleted 1 run").wait_for()
-    assert table.locator("tr", has_text="failures.mtbf").count() == 0
+    assert table.locator("tr", has_text="MTBF x2").count() == 0
 
 
 def test_invalid_uploaded_scenario_shows_the_clear_error(server, page, tmp_path):
@@ -157,3 +269,125 @@ def test_invalid_uploaded_scenario_shows_the_clear_error(server, page, tmp_path)
         f"() => document.getElementById('{ids.WI_ERROR}').innerText.includes('evil.yaml')"
     )
     assert "expected valid YAML" in error.inner_text()
+
+
+def test_bad_upload_after_a_good_one_keeps_the_page(server, page, tmp_path):
+    page.goto(server + "/what-if")
+    page.locator(f"#{ids.WI_FORM}").get_by_text("units (count)").wait_for()
+    good = tmp_path / "plant.yaml"
+    good.write_text(TINY_TEXT)
+    upload = page.locator(f"#{ids.WI_UPLOAD} input[type=file]")
+    upload.set_input_files(str(good))
+    base = page.locator(f"#{ids.WI_BASE}")
+    base.get_by_text("uploaded: plant.yaml").wait_for()
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(TINY_TEXT.replace("press_1: {class: press, count: 2}", "press_1: {class: x}"))
+    upload.set_input_files(str(bad))
+    error = page.locator(f"#{ids.WI_ERROR}")
+    error.get_by_text("broken.yaml: units.press_1.class: bad value 'x'").wait_for()
+    page.wait_for_timeout(500)  # the old bug emptied the dropdown just after
+    assert "uploaded: plant.yaml" in base.inner_text()
+    assert "no scenario files" not in error.inner_text()
+    assert page.locator(f"#{ids.WI_FORM}").get_by_text("units (count)").count() == 1
+
+
+def test_oversize_and_billion_laughs_uploads_are_refused_with_the_reason(server, page, tmp_path):
+    from dashboard import whatif
+    from tests.dashboard.test_figures import billion_laughs
+
+    page.goto(server + "/what-if")
+    page.locator(f"#{ids.WI_FORM}").get_by_text("units (count)").wait_for()
+    big = tmp_path / "huge.yaml"
+    big.write_text("#" * (whatif.MAX_UPLOAD_BYTES + 10))
+    page.locator(f"#{ids.WI_UPLOAD} input[type=file]").set_input_files(str(big))
+    error = page.locator(f"#{ids.WI_ERROR}")
+    error.get_by_text("huge.yaml: file too large").wait_for()
+    assert "at most 1,000,000 bytes" in error.inner_text()
+    lol = tmp_path / "lol.yaml"
+    lol.write_text(billion_laughs())
+    page.locator(f"#{ids.WI_UPLOAD} input[type=file]").set_input_files(str(lol))
+    error.get_by_text("lol.yaml").wait_for(timeout=5_000)  # refused at once, server alive
+    assert "alias" in error.inner_text()
+
+
+def _download(page, link) -> bytes:
+    with page.expect_download(timeout=TIMEOUT) as info:
+        link.click()
+    return Path(info.value.path()).read_bytes()
+
+
+def test_downloads_arrive_parse_and_match_the_tables(server, tiny_store, page):
+    import csv
+    import io
+
+    import pyarrow.parquet as pq
+    from openpyxl import load_workbook
+
+    _, runs = tiny_store
+    page.goto(server + "/")
+    page.locator(f"#{ids.RUNS_TABLE}").get_by_text(runs["base"]).wait_for()
+    raw = _download(page, page.locator(f"#{ids.RUNS_DOWNLOADS} a", has_text="CSV"))
+    rows = list(csv.DictReader(io.StringIO(raw.decode())))
+    shown = page.locator(f"#{ids.RUNS_TABLE} td[data-dash-column=id]").all_inner_texts()
+    assert [r["id"] for r in rows] == shown
+
+    page.goto(f"{server}/compare?runs={runs['base']},{runs['presses']}&kpis=otif_pct,wip.mean")
+    page.locator(f"#{ids.CMP_TABLE}").get_by_text("wip.mean").first.wait_for()
+    raw = _download(page, page.locator(f"#{ids.CMP_DOWNLOADS} a", has_text="Excel").first)
+    ws = load_workbook(io.BytesIO(raw)).active
+    head, *body = list(ws.values)
+    assert {"kpi", "mean", "ci95_low", "ci95_high", "n", "method"} <= set(head)
+    means = {(r[head.index("kpi")], r[head.index("run_id")]): r[head.index("mean")] for r in body}
+    cell = page.locator(f"#{ids.CMP_TABLE} td[data-dash-column=run0]").first.inner_text()
+    assert cell.startswith(f"{means[('otif_pct', runs['base'])]:.4g}")
+    raw = _download(page, page.locator(f"#{ids.CMP_DOWNLOADS} a", has_text="Parquet").last)
+    per_rep = pq.read_table(io.BytesIO(raw))
+    assert per_rep.column("replication").to_pylist() == [0, 1, 0, 1]
+
+    open_playback(page, f"{server}/playback?run={runs['base']}&t=2026-01-06T12:00")
+    raw = _download(page, page.locator(f"#{ids.PB_DOWNLOADS} a[href*='events.csv']"))
+    events = list(csv.DictReader(io.StringIO(raw.decode())))
+    first = page.locator(f"#{ids.PB_EVENTS} tbody tr").first.locator("td").all_inner_texts()
+    assert events[0]["time"][5:19].replace("T", " ") == first[0]
+    assert events[0]["kind"] == first[1]
+    raw = _download(page, page.locator(f"#{ids.PB_DOWNLOADS} a[href*='gantt.parquet']"))
+    gantt = pq.read_table(io.BytesIO(raw))
+    assert gantt.num_rows > 0 and {"order", "batch", "step", "duration_h"} <= set(
+        gantt.column_names
+    )
+
+
+def test_report_opens_offline_with_its_figures(server, tiny_store, browser, tmp_path):
+    _, runs = tiny_store
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    page.goto(f"{server}/compare?runs={runs['base']},{runs['presses']}")
+    page.locator(f"#{ids.CMP_TABLE}").get_by_text("otif_pct").first.wait_for()
+    raw = _download(page, page.locator(f"#{ids.CMP_REPORT}"))
+    path = tmp_path / "report.html"
+    path.write_bytes(raw)
+    context.set_offline(True)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    page.locator(".js-plotly-plot").nth(3).wait_for()
+    assert page.locator(".js-plotly-plot").count() >= 4  # distributions, utilisation, Gantts
+    text = page.inner_text("body")
+    assert "Paired (common random numbers)" in text and "seed" in text and "pharmatwin" in text
+    assert not errors, errors
+    shot(page, "report")
+    context.close()
+
+
+def test_live_server_checks_the_host_header_and_uses_waitress(server):
+    import urllib.error
+    import urllib.request
+
+    ok = urllib.request.urlopen(urllib.request.Request(server + "/"), timeout=10)
+    assert ok.status == 200 and ok.headers["X-Frame-Options"] == "DENY"
+    assert "Werkzeug" not in (ok.headers.get("Server") or "")  # not Flask's development server
+    req = urllib.request.Request(server + "/", headers={"Host": "rebind.attacker.example"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=10)
+    assert err.value.code == 421
