@@ -755,6 +755,8 @@ def check_plan(data: ApsData, plan: Plan, tol: float = 1e-6, holds: bool = True)
             pred = batch.ops[k - 1] if k > 0 else None
             ready = seen[pred].end if pred is not None and pred in seen else batch.ready
             need = u.change_clean(prev_product, batch.product)
+            if u.dirty_hold is not None and p.start - op.setup - prev_end > u.dirty_hold:
+                need = 0.0  # the unit may have been cleaned while it waited
             lo, hi = max(prev_end, ready), p.start - op.setup - need
             if not (cal.is_open(hi) or cal.is_open(lo) or cal.next_change(lo) <= hi + tol):
                 problems.append(f"unit {name}: {p.key} step {p.step} must be taken in "

@@ -419,3 +419,60 @@ def test_solve_reports_progress():
 def test_bad_objectives_say_what_is_wrong(spec, expected):
     with pytest.raises(ValueError, match=re.escape(expected)):
         Objective.parse(spec)
+
+
+# --------------------------------------------------------------------------- plans in runs
+def test_plan_scenario_checks_its_options_before_any_work(monkeypatch):
+    from optimizer import plan_commands
+    from twin.scenario import ScenarioError
+
+    tiny = SCENARIOS / "tiny.yaml"
+    for kwargs, option in (
+        ({"time_limit": math.nan}, "--time-limit"),
+        ({"time_limit": math.inf}, "--time-limit"),
+        ({"time_limit": -5}, "--time-limit"),
+        ({"threads": 0}, "--threads"),
+        ({"mip_gap": -1.0}, "--mip-gap"),
+        ({"mip_gap": 1.0}, "--mip-gap"),
+        ({"horizon_hours": 0.0}, "--horizon"),
+        ({"objective": "-1*makespan"}, "--objective"),
+    ):
+        with pytest.raises(ScenarioError) as info:
+            plan_scenario(tiny, **kwargs)
+        assert str(info.value).startswith(f"{option}: bad value"), kwargs
+    monkeypatch.setattr(plan_commands, "MAX_PLAN_OPERATIONS", 20)  # tiny has 22
+    with pytest.raises(ScenarioError, match="at most 20 operations .* plan a shorter horizon"):
+        plan_scenario(tiny, time_limit=1)
+
+
+def test_a_plan_records_the_scenario_and_runs_only_where_it_fits(tmp_path):
+    from optimizer.plan_commands import prepare_plan_run
+    from twin.scenario import ScenarioError
+
+    sc = load(SCENARIOS / "tiny.yaml")
+    plan, report = plan_scenario(sc, time_limit=1, seed=3)
+    assert report["checked"] and plan.meta["seed"] == 3
+    assert set(plan.meta["scenario_fingerprint"]) == {"plant", "parameters"}
+    path = tmp_path / "plan.json"
+    plan.save(path)
+    run = prepare_plan_run(sc, 0, path)
+    assert run.options["plan"].operations == plan.operations and run.warnings == ()
+    assert run.label == f"--plan {path}"
+    slower = load_data(SCENARIOS / "tiny.yaml", **{"products.tab_a.recipe.0.duration": "7h"})
+    assert "another variant of this plant" in prepare_plan_run(slower, 0, path).warnings[0]
+    fewer = load_data(SCENARIOS / "tiny.yaml", **{"units.press_1.count": 1})
+    with pytest.raises(ScenarioError):  # press_1#2 is gone: the unit check names it
+        prepare_plan_run(fewer, 0, path)
+    more = load_data(SCENARIOS / "tiny.yaml", **{"units.gran_1.count": 2})
+    with pytest.raises(ScenarioError, match="units, recipes or orders differ"):
+        prepare_plan_run(more, 0, path)
+    with pytest.raises(ScenarioError, match="need --plan|--plan FILE or --plan auto"):
+        prepare_plan_run(sc, 0, None, replan_on=("breakdown",))
+    assert prepare_plan_run(sc, 0, path, replan_every=1.0).options["replan_every"] == 1.0
+    longer = load_data(SCENARIOS / "tiny.yaml", **{"simulation.horizon": "2000h"})
+    with pytest.raises(ScenarioError, match="at most 1,000 re-plans"):
+        prepare_plan_run(longer, 0, path, replan_every=1.0)
+    with pytest.raises(ScenarioError, match="--replan-time-limit"):
+        prepare_plan_run(sc, 0, "auto", time_limit=math.nan)
+    with pytest.raises(ScenarioError, match="--replan-time-limit"):
+        ApsPlanner(time_limit=-3)
