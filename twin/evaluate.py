@@ -1,0 +1,132 @@
+"""Replications of scenarios, run as one batch on any executor: how other packages run the twin.
+
+``replicate(scenarios, seeds)`` simulates every scenario with every seed (and replication
+index), fanned out on an executor of :mod:`twin.executors` (in-process by default, a local
+process pool on all cores, or Dask), and returns one :class:`Replication` per run in a fixed
+order, whichever finished first. Each run is a :class:`twin.experiment.Task` run by
+:func:`twin.experiment.run_task`, as in experiments, so the same scenario, seed and replication
+give the same event log here as with ``simulate`` or ``twin run``.
+
+What a caller needs from a run is usually small (a few figures from the event log), while the
+log of a plant-year holds hundreds of thousands of events. ``measure(events, kpis)`` is
+therefore called in the worker, next to the log, and only what it returns travels back; the
+log itself comes back only with ``keep_events``. On a process pool or Dask, ``measure`` must be
+picklable: a module-level function, or a ``functools.partial`` of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from twin.experiment import ExperimentError, Task, TaskResult, model_hash, run_task
+
+if TYPE_CHECKING:
+    from twin.executors import Executor
+    from twin.plan import Plan
+    from twin.scenario import Scenario
+
+__all__ = ["Measure", "Replication", "replicate"]
+
+Measure = Callable[[pa.Table, dict[str, Any]], Any]
+"""``measure(events, kpis) -> anything picklable``, called in the worker after each run."""
+
+
+@dataclass(frozen=True)
+class Replication:
+    """One run of ``replicate``: which scenario (its index in the list given), seed and
+    replication; its KPIs, what ``measure`` returned (None without one), and the event log
+    when it was kept."""
+
+    scenario: int
+    seed: int
+    replication: int
+    kpis: dict[str, Any]
+    measured: Any
+    wall_seconds: float
+    events_ipc: bytes | None = None
+
+    def events(self) -> pa.Table:
+        """The event log (only with ``replicate(..., keep_events=True)``)."""
+        if self.events_ipc is None:
+            raise ValueError("this replication was run without keeping its event log")
+        return pa.ipc.open_stream(self.events_ipc).read_all()
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A task and what to do with its result in the worker (plain data, picklable)."""
+
+    scenario: int
+    task: Task
+    measure: Measure | None
+    keep_events: bool
+
+
+def _run(job: _Job) -> tuple[Replication, str, str]:
+    res: TaskResult = run_task(job.task)
+    measured = job.measure(res.events(), res.kpis) if job.measure is not None else None
+    rep = Replication(
+        job.scenario,
+        res.seed,
+        res.replication,
+        res.kpis,
+        measured,
+        res.wall_seconds,
+        res.events_ipc if job.keep_events else None,
+    )
+    return rep, res.model, res.host
+
+
+def replicate(
+    scenarios: Sequence[Scenario],
+    seeds: Sequence[int] = (0,),
+    replications: int = 1,
+    *,
+    plan: Plan | None = None,
+    measure: Measure | None = None,
+    keep_events: bool = False,
+    executor: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Replication]:
+    """Simulate each scenario with each seed and replication index ``0..replications-1``.
+
+    Returns the runs ordered by scenario, then seed, then replication. ``plan`` is followed
+    by every run (as ``simulate(..., plan=plan)``). ``progress(done, total)`` is called as
+    runs finish. Runs in this process unless an ``executor`` is given (the caller opens and
+    closes it). Raises ``ExperimentError`` if a worker runs other twin code than this process.
+    """
+    if replications < 1:
+        raise ExperimentError(f"replications: bad value {replications}: expected at least 1")
+    options = {"plan": plan.to_dict()} if plan is not None else None
+    runs_events = keep_events or measure is not None
+    jobs = []
+    for s, scenario in enumerate(scenarios):
+        data = scenario.to_dict()
+        for seed in seeds:
+            for r in range(replications):
+                task = Task(f"{s}:{seed}:{r}", data, int(seed), r, runs_events, options)
+                jobs.append(_Job(s, task, measure, keep_events))
+    total = len(jobs)
+    if progress is not None:
+        progress(0, total)
+    if executor is None:
+        from twin.executors import InProcess
+
+        executor = InProcess()
+    order = {(j.scenario, j.task.seed, j.task.replication): k for k, j in enumerate(jobs)}
+    out: list[Replication | None] = [None] * total
+    for done, (rep, model, host) in enumerate(executor.map_unordered(_run, jobs), start=1):
+        if model != model_hash():
+            raise ExperimentError(
+                f"worker {host} runs different twin code (model {model}) from this process "
+                f"({model_hash()}): the source changed while running, or the workers have "
+                "another version; install the same pharmatwin on all"
+            )
+        out[order[(rep.scenario, rep.seed, rep.replication)]] = rep
+        if progress is not None:
+            progress(done, total)
+    return [rep for rep in out if rep is not None]
