@@ -9,23 +9,45 @@ it finds the smallest fleet that meets the service level in the twin, so the use
 boundary (n meets it, n - 1 does not). With ``compare_paths`` it does the same for other
 layouts (full scenario files, or variant files of the base such as
 ``scenarios/variants/layout_b.yaml``) and adds a side-by-side table.
+
+The twin is run through its public interface, ``twin.evaluate.replicate``: the runs of a
+check go out as one batch on an executor (a local process pool on all cores unless another is
+given), and only the wait figures of each run come back (``transport_waits``, computed in the
+worker). The same seeds give the same figures whichever executor ran them.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from optimizer.logistics import TransportDemand, size_fleet_service, wait_stats
+from optimizer.options import (
+    OptionError,
+    check_count,
+    check_finite,
+    check_positive,
+    check_seed,
+    check_share,
+    check_time_limit,
+)
+from optimizer.progress import Progress, ProgressCallback, Reporter
 from optimizer.solvers import DEFAULT_SOLVER, SolverOptions
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from twin.executors import Executor
 
 __all__ = [
     "fleet_size",
     "load_layout_scenario",
+    "transport_waits",
     "twin_check",
     "verify_fleet",
     "compare_dispatch",
@@ -48,23 +70,19 @@ def _with_size(scenario: Any, size: int) -> Any:
     return scenario.model_copy(update={"fleet": fleet})
 
 
-def _run_waits(
-    scenario: Any, seed: int, max_wait: float, plan: Any | None = None
-) -> dict[str, Any]:
-    """Transport-wait figures of one replication (pick-ups in the KPI window)."""
+def transport_waits(events: pa.Table, kpis: dict[str, Any], max_wait: float) -> dict[str, Any]:
+    """Transport-wait figures of one run (pick-ups in the KPI window): a ``twin.evaluate``
+    measure, run in the worker next to the event log."""
     from twin.kpi import LogView
-    from twin.simulate import simulate
 
-    run = simulate(scenario, seed=seed, plan=plan)
-    v = LogView(run.events)
+    v = LogView(events)
     lo, hi = v.window()
     pk = v.kind("transport_pickup")
     t = v.t[pk]
     waits = v.value[pk][(t >= lo) & (t <= hi)]
-    k = run.kpis["transport"]
+    k = kpis["transport"]
     stats = wait_stats(waits)
     return {
-        "seed": seed,
         "mean_wait_min": _min(stats["mean"]),
         "p95_wait_min": _min(stats["p95"]),
         "max_wait_min": _min(stats["max"]),
@@ -108,20 +126,34 @@ def twin_check(
     seeds: Sequence[int],
     max_wait: float,
     plan: Any | None = None,
+    executor: Executor | None = None,
+    runs: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Simulate the scenario with each fleet size over ``seeds``; wait figures per size."""
+    """Simulate the scenario with each fleet size over ``seeds``, all runs as one batch on
+    ``executor`` (in-process without one); wait figures per size. ``runs(done, total)`` is
+    told as runs finish. ``seconds`` of a size is the simulation time of its runs (which may
+    have run side by side)."""
+    from twin.evaluate import replicate
+
+    sizes = [int(n) for n in sizes if n >= 1]
+    reps = replicate(
+        [_with_size(scenario, n) for n in sizes],
+        seeds,
+        plan=plan,
+        measure=functools.partial(transport_waits, max_wait=max_wait),
+        executor=executor,
+        progress=runs,
+    )
     out = []
-    for n in sizes:
-        if n < 1:
-            continue
-        t0 = time.perf_counter()
-        rows = [_run_waits(_with_size(scenario, n), s, max_wait, plan) for s in seeds]
+    for k, n in enumerate(sizes):
+        mine = [r for r in reps if r.scenario == k]
+        rows = [{"seed": r.seed, **r.measured} for r in mine]
         out.append(
             {
-                "vehicles": int(n),
+                "vehicles": n,
                 "summary": _summary(rows),
                 "runs": rows,
-                "seconds": time.perf_counter() - t0,
+                "seconds": sum(r.wall_seconds for r in mine),
             }
         )
     return out
@@ -136,28 +168,41 @@ def verify_fleet(
     plan: Any | None = None,
     max_steps: int = 3,
     walk: bool = True,
+    executor: Executor | None = None,
+    checked: Callable[[dict[str, Any]], None] | None = None,
+    runs: Callable[[int, int], None] | None = None,
 ) -> tuple[int | None, list[dict[str, Any]]]:
     """The smallest fleet meeting the service level in the twin, searched from ``start``.
 
     Simulates ``start`` and ``start - 1`` over ``seeds`` (common random numbers: the same seeds
-    for every size); a size meets the level when its mean share of pick-ups within the wait
-    over the seeds is at least ``service``. If ``start - 1`` meets it too, walks down; if
-    ``start`` fails, walks up; at most ``max_steps`` sizes beyond the first two. Returns the
-    verified size (None if the boundary was not found within the steps, or ``walk`` is False)
-    and one check per size evaluated, smallest first, each with ``meets``.
+    for every size; both sizes in one batch on ``executor``); a size meets the level when its
+    mean share of pick-ups within the wait over the seeds is at least ``service``. If
+    ``start - 1`` meets it too, walks down; if ``start`` fails, walks up; at most ``max_steps``
+    sizes beyond the first two. Returns the verified size (None if the boundary was not found
+    within the steps, or ``walk`` is False) and one check per size evaluated, smallest first,
+    each with ``meets``. ``checked`` is called with each check as it is done, ``runs`` with
+    (done, total) as the runs of a batch finish.
     """
     checks: dict[int, dict[str, Any]] = {}
+
+    def evaluate(sizes: Sequence[int]) -> None:
+        todo = [n for n in dict.fromkeys(sizes) if n >= 1 and n not in checks]
+        if not todo:
+            return
+        for chk in twin_check(scenario, todo, seeds, max_wait, plan, executor=executor, runs=runs):
+            share = chk["summary"]["within_max_wait_pct"]["mean"]
+            chk["meets"] = share is not None and share >= 100.0 * service - 1e-9
+            checks[chk["vehicles"]] = chk
+            if checked is not None:
+                checked(chk)
 
     def meets(n: int) -> bool:
         if n < 1:
             return False
-        if n not in checks:
-            (chk,) = twin_check(scenario, [n], seeds, max_wait, plan)
-            share = chk["summary"]["within_max_wait_pct"]["mean"]
-            chk["meets"] = share is not None and share >= 100.0 * service - 1e-9
-            checks[n] = chk
+        evaluate([n])
         return bool(checks[n]["meets"])
 
+    evaluate([start, start - 1])
     verified: int | None = None
     top, low = meets(start), meets(start - 1) if start > 1 else False
     if walk:
@@ -218,9 +263,11 @@ def _size_one(
     solver: str,
     plan: Any | None,
     max_steps: int,
+    executor: Executor | None,
+    report: Reporter,
 ) -> dict[str, Any]:
     from twin.deterministic import with_mean_durations
-    from twin.simulate import simulate
+    from twin.evaluate import replicate
 
     if scenario.fleet is None or scenario.layout is None:
         raise ValueError(
@@ -232,13 +279,18 @@ def _size_one(
             f"{label}: a max wait of {max_wait * 60:g} min is shorter than loading a vehicle "
             f"(fleet.handling = {scenario.fleet.handling * 60:g} min): no fleet can meet it"
         )
+    name = Path(label).stem
     t0 = time.perf_counter()
-    if plan is not None:  # the plan as planned: the twin following it with mean durations
-        demand_run = simulate(with_mean_durations(scenario), seed=seeds[0], plan=plan)
-    else:
-        demand_run = simulate(scenario, seed=seeds[0])
-    demand = TransportDemand.from_run(demand_run)
+    # the demand: one run, or the plan as planned (the twin following it with mean durations)
+    report("demand", f"{name}: simulating the demand (seed {seeds[0]})")
+    source = with_mean_durations(scenario) if plan is not None else scenario
+    (run,) = replicate([source], [seeds[0]], plan=plan, keep_events=True)
+    demand = TransportDemand.from_run(run.events(), source)
     demand_seconds = time.perf_counter() - t0
+
+    def model_progress(p: Progress) -> None:
+        report(p.phase, f"{name}: {p.detail}", p.incumbent, p.bound)
+
     sizing = size_fleet_service(
         demand,
         max_wait,
@@ -246,11 +298,30 @@ def _size_one(
         window_h=window_h,
         time_limit=time_limit,
         options=SolverOptions(name=solver, time_limit=time_limit),
+        progress=model_progress if report else None,
     )
     model = sizing.vehicles
     best = sizing.best
     start = model if model is not None else (best.vehicles if best is not None else 1)
     t1 = time.perf_counter()
+    met: list[int] = []
+    failed: list[int] = []
+
+    def checked(chk: dict[str, Any]) -> None:
+        n, share = chk["vehicles"], chk["summary"]["within_max_wait_pct"]["mean"]
+        (met if chk["meets"] else failed).append(n)
+        report(
+            "twin",
+            f"{name}: {n} AGVs: {_pct(share)} within {max_wait * 60:g} min over "
+            f"{len(seeds)} seeds: {'meets' if chk['meets'] else 'misses'} {100 * service:g} %",
+            incumbent=min(met) if met else None,
+            bound=max(failed) + 1 if failed else None,
+        )
+
+    def runs(done: int, total: int) -> None:
+        if done < total:
+            report("twin", f"{name}: twin runs {done} of {total} done")
+
     verified, checks = verify_fleet(
         scenario,
         max(1, start),
@@ -260,6 +331,9 @@ def _size_one(
         plan,
         max_steps,
         walk=model is not None,
+        executor=executor,
+        checked=checked if report else None,
+        runs=runs if report else None,
     )
     return {
         "scenario": label,
@@ -276,6 +350,10 @@ def _size_one(
     }
 
 
+def _pct(share: float | None) -> str:
+    return "-" if share is None else f"{share:.2f} %"
+
+
 def fleet_size(
     scenario_path: str | Path,
     max_wait_hours: float,
@@ -287,6 +365,8 @@ def fleet_size(
     service: float = 0.95,
     plan: Any | None = None,
     max_steps: int = 3,
+    executor: Executor | None = None,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """The smallest AGV fleet of a scenario (and of each layout in ``compare_paths``) picking
     up ``service`` of the transport requests within ``max_wait_hours``: the model's answer,
@@ -296,47 +376,79 @@ def fleet_size(
     or "auto" (plan with the APS first); the demand is then the twin following the plan with
     mean durations, and the twin check follows it too.
 
+    ``executor`` runs the twin checks (``twin.executors``); None opens a local process pool on
+    all cores for the call and closes it at the end. ``progress`` receives an
+    ``optimizer.progress.Progress`` at every step: phases "plan", "demand", "bound", "greedy",
+    "milp" (the model; incumbent = its answer so far, bound = its lower bound) and "twin" (the
+    check; incumbent = the smallest size meeting the level so far, bound = one more than the
+    largest missing it), all in AGVs, with the seconds since the call began.
+
     Keys: ``max_wait_min``, ``service_pct``, ``seeds``, ``layouts`` (one entry per scenario:
     ``model_vehicles``, ``verified_vehicles``, ``fleet`` the model with its sizes and bounds,
     ``twin`` one check per fleet size evaluated) and ``table`` (one row per layout and fleet
     size: mean, p95 and max wait, share within the allowed wait, whether it meets the service
     level, requests served). ``time_limit`` is the model's budget per layout (the twin checks
-    come on top; ``twin_seconds``). Raises ValueError for a negative wait, a service level out
-    of (0, 1], no seeds, or a scenario without a fleet; ScenarioError for a bad plan file.
+    come on top; ``twin_seconds``).
+
+    Raises, before any work: ``optimizer.options.OptionError`` for a bad number (a wait that
+    is negative, NaN or infinite, a service level out of (0, 1], a time limit that is not a
+    finite number > 0, no seeds or a bad seed, a bad ``window_h`` or ``max_steps``);
+    ``ValueError`` for a scenario without a fleet or a wait shorter than loading;
+    ``ScenarioError`` for a bad scenario or plan file.
     """
     from twin.scenario import load
 
-    if not isinstance(max_wait_hours, int | float) or max_wait_hours < 0:
-        raise ValueError(f'"max_wait" must be >= 0, got {max_wait_hours!r} hours.')
-    if not (isinstance(service, int | float) and 0 < service <= 1):
-        raise ValueError(f'"service" must be in (0, 1] (a share of pick-ups), got {service!r}.')
-    seeds = [int(s) for s in seeds]
+    max_wait_hours = check_finite(max_wait_hours, "max_wait", "a finite number of hours >= 0")
+    if max_wait_hours < 0:
+        raise OptionError("max_wait", max_wait_hours, "a finite number of hours >= 0")
+    time_limit = check_time_limit(time_limit)
+    service = check_share(service, "service")
+    window_h = check_positive(window_h, "window_h", "hours")
+    max_steps = check_count(max_steps, "max_steps", 0)
+    seeds = [check_seed(s, "seeds") for s in seeds]
     if not seeds:
-        raise ValueError('"seeds" must name at least one seed for the twin check.')
+        raise OptionError("seeds", seeds, "at least one seed for the twin check")
+    report = Reporter(progress, unit="AGVs")
     base = load(scenario_path)
     label = str(plan) if isinstance(plan, str | Path) else "<plan>"
-    base, the_plan, plan_source = _plan_for(plan, base, label, seeds[0], time_limit, solver)
     scenarios = [(base, str(scenario_path))]
     for path in compare_paths:
-        sc = load_layout_scenario(path, base=scenario_path)
+        scenarios.append((load_layout_scenario(path, base=scenario_path), str(path)))
+    own = executor is None
+    if own:  # the workers start now, before any solver runs in this process
+        from twin.executors import LocalPool
+
+        executor = LocalPool()
+    try:
+        if plan is not None:
+            report("plan", f"plan {'with the APS' if plan == 'auto' else label}")
+        base, the_plan, plan_source = _plan_for(plan, base, label, seeds[0], time_limit, solver)
+        scenarios[0] = (base, scenarios[0][1])
         if the_plan is not None:
-            sc, _, _ = _plan_for(the_plan, sc, plan_source, seeds[0], time_limit, solver)
-        scenarios.append((sc, str(path)))
-    layouts = [
-        _size_one(
-            sc,
-            label,
-            max_wait_hours,
-            service,
-            time_limit,
-            seeds,
-            window_h,
-            solver,
-            the_plan,
-            max_steps,
-        )
-        for sc, label in scenarios
-    ]
+            for k in range(1, len(scenarios)):
+                sc, path = scenarios[k]
+                sc, _, _ = _plan_for(the_plan, sc, plan_source, seeds[0], time_limit, solver)
+                scenarios[k] = (sc, path)
+        layouts = [
+            _size_one(
+                sc,
+                path,
+                max_wait_hours,
+                service,
+                time_limit,
+                seeds,
+                window_h,
+                solver,
+                the_plan,
+                max_steps,
+                executor,
+                report,
+            )
+            for sc, path in scenarios
+        ]
+    finally:
+        if own and executor is not None:
+            executor.close()
     table = []
     for lay in layouts:
         for chk in lay["twin"]:
@@ -371,34 +483,39 @@ def compare_dispatch(
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     rules: Sequence[str] = ("nearest", "optimised"),
     vehicles: int | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Transport waits of the same scenario and seeds under each dispatch rule (with
-    ``vehicles`` AGVs instead of the scenario's fleet size if given)."""
+    ``vehicles`` AGVs instead of the scenario's fleet size if given). The runs go out as one
+    batch on ``executor`` (in-process without one; rules registered at run time need an
+    in-process or forked executor, since workers started afresh do not know them)."""
+    from twin.evaluate import replicate
     from twin.scenario import load
-    from twin.simulate import simulate
     from twin.transport import with_transport_dispatch
 
+    seeds = [check_seed(s, "seeds") for s in seeds]
     base = load(scenario_path)
     if vehicles is not None:
-        base = _with_size(base, vehicles)
+        base = _with_size(base, check_count(vehicles, "vehicles", 1))
     out: dict[str, Any] = {
         "scenario": str(scenario_path),
         "vehicles": base.fleet.size if base.fleet is not None else None,
         "seeds": list(seeds),
         "rules": {},
     }
-    for rule in rules:
-        sc = with_transport_dispatch(base, rule)
+    variants = [with_transport_dispatch(base, rule) for rule in rules]
+    reps = replicate(variants, seeds, executor=executor)
+    for k, rule in enumerate(rules):
         rows = []
-        for s in seeds:
-            k = simulate(sc, seed=s).kpis["transport"]
+        for rep in (r for r in reps if r.scenario == k):
+            kt = rep.kpis["transport"]
             rows.append(
                 {
-                    "seed": s,
-                    "mean_wait_min": _min(k["wait_h"]["mean"]),
-                    "p95_wait_min": _min(k["wait_h"]["p95"]),
-                    "served": k["served"],
-                    "distance_km": k["distance_m"] / 1000.0,
+                    "seed": rep.seed,
+                    "mean_wait_min": _min(kt["wait_h"]["mean"]),
+                    "p95_wait_min": _min(kt["wait_h"]["p95"]),
+                    "served": kt["served"],
+                    "distance_km": kt["distance_m"] / 1000.0,
                 }
             )
         out["rules"][rule] = {

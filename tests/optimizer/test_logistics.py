@@ -10,13 +10,13 @@ from pathlib import Path
 import pyomo.environ as pyo
 import pytest
 
-from optimizer.fleet_commands import fleet_size
+from optimizer.fleet_commands import fleet_size, twin_check
 from optimizer.logistics import (
     FleetData,
+    PreparedTrips,
     ServiceData,
     TransportDemand,
     VehicleState,
-    _Prepared,
     build_model,
     build_service_model,
     clique_bound,
@@ -28,8 +28,11 @@ from optimizer.logistics import (
     solve_service,
     start_states,
 )
+from optimizer.options import OptionError
+from optimizer.progress import Progress
 from optimizer.solvers import SolverOptions, solve_model
 from twin import load, simulate
+from twin.executors import InProcess
 
 DATA = Path(__file__).parents[1] / "data"
 S = 1 / 3600  # one second in hours
@@ -145,11 +148,25 @@ def test_size_fleet_on_a_simulated_run():
 
 
 def test_greedy_clique_is_used_on_large_windows(monkeypatch):
-    import optimizer.logistics as lg
+    import optimizer.logistics_cover as cover
 
     data = FleetData.build(line_demand(), 0.0)
-    monkeypatch.setattr(lg, "EXACT_CLIQUE_MAX", 0)
+    monkeypatch.setattr(cover, "EXACT_CLIQUE_MAX", 0)
     assert clique_bound(data) == 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_greedy_clique_is_a_clique_at_least_as_large_as_networkx_finds(seed):
+    """Why the greedy clique is kept (see its docstring): on dense graphs its bound is larger
+    than that of networkx's large_clique_size, and it is always a clique."""
+    import networkx as nx
+
+    from optimizer.logistics_cover import greedy_clique
+
+    g = nx.gnp_random_graph(90, 0.8, seed=seed)
+    clique = greedy_clique(g)
+    assert all(g.has_edge(a, b) for i, a in enumerate(clique) for b in clique[i + 1 :])
+    assert len(clique) >= nx.approximation.large_clique_size(g)
 
 
 def test_compare_paths_accept_variant_files():
@@ -199,7 +216,7 @@ def test_burst_hand_computed(k, service, vehicles):
     assert greedy[vehicles] == k - vehicles
     # the MILP of the one window agrees: n vehicles leave k - n late
     data = ServiceData.build(burst(k), 150 * S, vehicles)
-    sol = solve_service(data, _Prepared.of(burst(k), 150 * S, "amortised"))
+    sol = solve_service(data, PreparedTrips.of(burst(k), 150 * S, "amortised"))
     assert sol.late == k - vehicles
 
 
@@ -251,7 +268,7 @@ def test_milp_beats_the_greedy_dispatch():
         handling=0.0,
         home=("Z", "E"),
     )
-    prep = _Prepared.of(demand, 150 * S, "amortised")
+    prep = PreparedTrips.of(demand, 150 * S, "amortised")
     states = start_states(demand, 2)
     greedy = greedy_dispatch(prep, [0, 1], states)
     assert greedy.late == 1 and greedy.vehicle == (0, 1)
@@ -276,6 +293,72 @@ def test_service_bad_input_is_named():
         size_fleet_service(TransportDemand(**{**burst(2).__dict__, "handling": 0.1}), 0.05)
     with pytest.raises(ValueError, match="service"):
         fleet_size(DATA / "dense_loop.yaml", 0.1, service=1.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "option", "expected"),
+    [
+        ({"time_limit": -1.0}, "time_limit", "a finite number of seconds > 0"),
+        ({"time_limit": math.nan}, "time_limit", "a finite number of seconds > 0"),
+        ({"time_limit": math.inf}, "time_limit", "a finite number of seconds > 0"),
+        ({"max_wait_hours": math.nan}, "max_wait", "a finite number of hours >= 0"),
+        ({"max_wait_hours": math.inf}, "max_wait", "a finite number of hours >= 0"),
+        ({"service": 1.5}, "service", "a share in (0, 1]"),
+        ({"service": math.nan}, "service", "a share in (0, 1]"),
+        ({"seeds": ()}, "seeds", "at least one seed"),
+        ({"seeds": (0, -3)}, "seeds", "an integer from 0 to"),
+        ({"window_h": 0}, "window_h", "a finite number of hours > 0"),
+        ({"max_steps": -1}, "max_steps", "an integer >= 0"),
+    ],
+)
+def test_fleet_options_are_checked_before_any_work(kwargs, option, expected):
+    args = {"scenario_path": DATA / "dense_loop.yaml", "max_wait_hours": 0.1, **kwargs}
+    with pytest.raises(OptionError) as info:
+        fleet_size(**args)
+    err = info.value
+    assert err.option == option and expected in str(err)
+    assert str(err).startswith(f"{option}: bad value ")
+    assert err.cli_message().startswith(f"--{option.replace('_', '-')}: bad value ")
+
+
+@pytest.mark.solver
+def test_fleet_progress_reports_each_phase():
+    seen: list[Progress] = []
+    out = fleet_size(
+        DATA / "dense_loop.yaml",
+        5 / 60,
+        time_limit=10,
+        seeds=(0,),
+        executor=InProcess(),
+        progress=seen.append,
+    )
+    phases = [p.phase for p in seen]
+    assert phases[0] == "demand" and "bound" in phases and "greedy" in phases
+    assert phases[-1] == "twin"
+    assert all(a.elapsed <= b.elapsed for a, b in zip(seen, seen[1:], strict=False))
+    assert all(p.unit == "AGVs" and len(p.line()) <= 80 for p in seen)
+    (lay,) = out["layouts"]
+    model = [p for p in seen if p.phase in ("greedy", "milp")]
+    assert model[-1].incumbent == lay["model_vehicles"]
+    assert model[-1].bound == lay["fleet"]["lower_bound"]
+    assert seen[-1].incumbent == lay["verified_vehicles"]
+
+
+@pytest.mark.solver
+def test_twin_check_is_the_same_on_a_process_pool():
+    from twin.executors import LocalPool
+
+    sc = load(DATA / "dense_loop.yaml")
+    here = twin_check(sc, [1, 2], (0, 1), 5 / 60, executor=InProcess())
+    with LocalPool(workers=2) as pool:
+        there = twin_check(sc, [1, 2], (0, 1), 5 / 60, executor=pool)
+    assert [(c["vehicles"], c["runs"]) for c in here] == [(c["vehicles"], c["runs"]) for c in there]
+    # and the same as simulating one run after another
+    run = simulate(sc.model_copy(update={"fleet": sc.fleet.model_copy(update={"size": 2})}), seed=1)
+    assert here[1]["runs"][1]["requests"] == run.kpis["transport"]["requests"]
+    assert here[1]["runs"][1]["mean_wait_min"] == pytest.approx(
+        60 * run.kpis["transport"]["wait_h"]["mean"]
+    )
 
 
 @pytest.mark.solver
@@ -326,7 +409,7 @@ def test_verify_walks_to_the_boundary(monkeypatch, start, steps, verified, evalu
     share = {1: 80.0, 2: 94.0, 3: 95.5, 4: 97.0, 5: 99.0}
     calls = []
 
-    def fake_check(scenario, sizes, seeds, max_wait, plan=None):
+    def fake_check(scenario, sizes, seeds, max_wait, plan=None, **_):
         calls.extend(sizes)
         return [
             {"vehicles": n, "summary": {"within_max_wait_pct": {"mean": share[n]}}} for n in sizes
