@@ -82,9 +82,12 @@ def start(store: Path, port: int) -> subprocess.Popen:
     raise SystemExit("the dashboard server did not start")
 
 
-def stats(xs: list[float]) -> dict[str, float]:
-    xs = sorted(xs)
+def stats(raw: list[float | None]) -> dict[str, float]:
+    xs = sorted(x for x in raw if x is not None)
+    if not xs:
+        return {"n": 0, "missed": len(raw)}
     return {
+        "missed": len(raw) - len(xs),
         "median_ms": round(1000 * statistics.median(xs), 1),
         "p90_ms": round(1000 * xs[int(0.9 * (len(xs) - 1))], 1),
         "max_ms": round(1000 * xs[-1], 1),
@@ -149,19 +152,23 @@ def _moves(page, moves: int, out: dict[str, object]) -> None:
     box = slider.bounding_box()
     assert box is not None
 
-    def timed(action) -> float:
+    def timed(action) -> float | None:
         """Seconds from the action until the server's answer is drawn: the clock shows the
-        new time and the clientside callback has restyled the plant (pb-drawn), plus two
-        animation frames."""
+        new time and the browser has drawn it (pb-drawn), plus two animation frames; None
+        when that did not happen within 15 s (counted as a miss)."""
         before = clock.inner_text()
         drawn = page.locator("#pb-drawn").inner_text()
         t = time.perf_counter()
         action()
-        page.wait_for_function(
-            "([c, d]) => document.getElementById('pb-clock').innerText !== c"
-            " && document.getElementById('pb-drawn').innerText !== d",
-            arg=[before, drawn],
-        )
+        try:
+            page.wait_for_function(
+                "([c, d]) => document.getElementById('pb-clock').innerText !== c"
+                " && document.getElementById('pb-drawn').innerText !== d",
+                arg=[before, drawn],
+                timeout=15_000,
+            )
+        except Exception:  # a miss: reported, the benchmark goes on
+            return None
         page.evaluate(FRAMES)
         return time.perf_counter() - t
 
