@@ -8,7 +8,11 @@ everything they need (plain data, seed, replication), and nothing is shared betw
 - :class:`InProcess`: one after another in this process (debugging, tiny jobs).
 - :class:`LocalPool`: a ``concurrent.futures.ProcessPoolExecutor`` on all cores (the default).
   Workers are forked from a ``forkserver`` that has imported the model once, so they start in
-  milliseconds and never inherit this process's threads.
+  milliseconds and never inherit this process's threads. Workers die with the process that
+  started them, even when it is killed with SIGKILL (see :func:`_die_with_parent`).
+
+Items are taken from the iterable as workers become free (a few per worker in flight), so a
+long list of tasks is never built or queued at once.
 - :class:`DaskExecutor`: ``"local"`` starts a ``distributed.LocalCluster``; any other address
   (``tcp://host:8786``) connects to a running scheduler, with a short connect timeout.
 """
@@ -20,7 +24,8 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
@@ -56,7 +61,7 @@ class Executor:
     name = "executor"
     workers = 1
 
-    def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -75,7 +80,7 @@ class Executor:
 class InProcess(Executor):
     name = "in-process"
 
-    def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         for item in items:
             yield fn(item)
 
@@ -111,16 +116,35 @@ class LocalPool(Executor):
         ctx = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             ctx.set_forkserver_preload(list(preload))
-        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(self.workers, mp_context=ctx)
-        self._pool.submit(int).result()  # start the workers now, before callers start threads
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            self.workers,
+            mp_context=ctx,
+            initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        )
+        # start every worker now, before callers start threads
+        for fut in [self._pool.submit(time.sleep, 0.01) for _ in range(self.workers)]:
+            fut.result()
 
-    def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         if self._pool is None:
             raise ExecutorError("the executor is closed")
-        pending: set[Future[R]] = {self._pool.submit(fn, item) for item in items}
+        source = iter(items)
+        window = 2 * self.workers  # tasks in flight: every worker busy, one more queued each
+        pending: set[Future[R]] = set()
+
+        def refill() -> None:
+            while len(pending) < window:
+                item = next(source, _END)
+                if item is _END:
+                    return
+                pending.add(self._pool.submit(fn, item))  # type: ignore[union-attr]
+
         try:
+            refill()
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                refill()
                 for fut in finished:
                     yield fut.result()
         finally:
@@ -131,6 +155,53 @@ class LocalPool(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+_END = object()
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the process that started the pool dies.
+
+    On Linux the kernel sends SIGKILL when the worker's parent ends
+    (``prctl(PR_SET_PDEATHSIG)``); the parent of a worker is the pool's process (``fork``) or
+    the forkserver, which itself ends with the pool's process. A daemon thread watching that
+    process covers every platform (and the moment before ``prctl`` took effect): it ends the
+    worker within about a second of the pool's process vanishing.
+    """
+    import signal
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    ppid = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != ppid or not _alive(parent):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+    if os.getppid() != ppid or not _alive(parent):  # pragma: no cover - parent gone already
+        os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's process took the pid
+        return True
+    return True
 
 
 class DaskExecutor(Executor):
@@ -174,7 +245,7 @@ class DaskExecutor(Executor):
         info = self._client.scheduler_info()
         self.workers = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
 
-    def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         from distributed import as_completed
 
         futures = self._client.map(fn, list(items), pure=False)

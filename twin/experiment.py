@@ -25,7 +25,7 @@ import json
 import math
 import os
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,8 +58,12 @@ __all__ = [
     "fingerprint",
     "model_hash",
     "run_task",
+    "task_options",
+    "store_run",
     "Experiment",
     "run_experiment",
+    "MAX_REPLICATIONS",
+    "MAX_SIMULATIONS",
 ]
 
 DEFAULT_KPIS = (
@@ -74,6 +78,12 @@ DEFAULT_KPIS = (
     "deviations.total",
 )
 _NOT_KPIS = {"scenario", "seed", "replication"}
+
+MAX_REPLICATIONS = 10_000
+"""Replications of one scenario in one experiment."""
+MAX_SIMULATIONS = 10_000
+"""Simulations in one experiment (distinct variants x replications): every result's KPIs are
+held in memory until the experiment ends (tens of kB each for a real plant)."""
 
 
 class ExperimentError(ValueError):
@@ -107,6 +117,8 @@ def select_kpis(
         return [n for n in DEFAULT_KPIS if n in names]
     out: list[str] = []
     for pat in patterns:
+        if not pat.strip():
+            raise ExperimentError("--kpi: bad value '': expected a KPI name or a glob")
         hits = [pat] if pat in names else fnmatch.filter(names, pat)
         if not hits:
             shown = ", ".join(names[:40]) + (", ..." if len(names) > 40 else "")
@@ -323,6 +335,48 @@ def sim_kwargs(options: Mapping[str, Any] | None, replication: int = 0) -> dict[
     return kwargs
 
 
+def task_options(options: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """simulate() options as a task carries them: a plan as plain data (see
+    :func:`sim_kwargs` for the way back)."""
+    if not options:
+        return None
+    out = dict(options)
+    plan = out.get("plan")
+    if plan is not None and not isinstance(plan, Mapping):
+        out["plan"] = plan.to_dict()
+    return out
+
+
+def store_run(
+    store: Store,
+    variant: Variant,
+    run: Any,
+    options: Mapping[str, Any] | None = None,
+    label: str | None = None,
+) -> str:
+    """File one simulated run (a :class:`twin.simulate.Run`) in the store; returns its run id.
+
+    Without ``options`` the run entry with the same fingerprint (resolved scenario, seed,
+    model code) is reused. A run that followed a plan (``options``: plan, re-planning) is a
+    new entry every time: the plan is part of what the run is, and re-planning solves are
+    time-limited, so two such runs need not agree. ``label`` (e.g. ``--plan plan.json``) is
+    recorded with the overrides.
+    """
+    import secrets
+
+    data = variant.data()
+    if options:
+        key = fingerprint(data, run.seed, extra={"plan": label, "run": secrets.token_hex(8)})
+        if label:
+            variant = dataclasses.replace(variant, overrides=(*variant.overrides, label))
+        run_id = store.create_run(variant, data, run.seed, 1, key)
+    else:
+        key = fingerprint(data, run.seed)
+        run_id = store.find(key) or store.create_run(variant, data, run.seed, 1, key)
+    store.save_run(run_id, run)
+    return run_id
+
+
 def options_ident(options: Mapping[str, Any] | None) -> Any:
     """Plain data identifying simulate() options, for the run fingerprint."""
     if not options:
@@ -386,10 +440,21 @@ class Experiment:
         fresh: bool = False,
         options: Mapping[str, Any] | None = None,
     ) -> None:
-        if replications < 1:
-            raise ExperimentError(f"--replications: bad value {replications}: expected at least 1")
+        if not 1 <= replications <= MAX_REPLICATIONS:
+            raise ExperimentError(
+                f"--replications: bad value {replications}: expected 1 to "
+                f"{MAX_REPLICATIONS:,} replications"
+            )
         if not variants:
             raise ExperimentError("an experiment needs at least one variant")
+        if len(variants) * replications > MAX_SIMULATIONS:
+            raise ExperimentError(
+                f"--replications: bad value {replications}: {len(variants):,} scenarios x "
+                f"{replications:,} replications = {len(variants) * replications:,} "
+                f"simulations; expected at most {MAX_SIMULATIONS:,} in one command (fewer "
+                "points or replications; the store keeps what ran, so a larger study can be "
+                "run in parts)"
+            )
         self.variants = list(variants)
         self.seed, self.replications, self.store = seed, replications, store
         self._data = [v.data() for v in self.variants]
@@ -419,13 +484,22 @@ class Experiment:
     def pending(self) -> list[Task]:
         """Replications still to simulate, replication-major (so an interrupted experiment
         has the same replications of every variant)."""
+        return list(self.iter_pending())
+
+    @property
+    def pending_count(self) -> int:
+        """How many replications are still to simulate (without building the tasks)."""
+        return self.total - sum(len(d) for d in self._done.values())
+
+    def iter_pending(self) -> Iterator[Task]:
+        """The pending tasks, built one at a time as an executor asks for them."""
         keep = self.store is not None
-        return [
-            Task(k, self._data[i], self.seed, r, keep_events=keep, options=self.options)
-            for r in range(self.replications)
-            for k, i in self._first.items()
-            if r not in self._done[k]
-        ]
+        for r in range(self.replications):
+            for k, i in self._first.items():
+                if r not in self._done[k]:
+                    yield Task(
+                        k, self._data[i], self.seed, r, keep_events=keep, options=self.options
+                    )
 
     def run(
         self,
@@ -435,7 +509,9 @@ class Experiment:
         """Simulate what is pending (in-process when no executor is given)."""
         from twin.executors import InProcess
 
-        store, tasks = self.store, self.pending
+        store = self.store
+        pending = self.pending_count
+        tasks = self.iter_pending()
         if store is not None:
             for k, i in self._first.items():
                 if k in self._run_ids:
@@ -444,11 +520,11 @@ class Experiment:
                     self._run_ids[k] = store.create_run(
                         self.variants[i], self._data[i], self.seed, self.replications, k
                     )
-        count = self.total - len(tasks)
+        count = self.total - pending
         if progress is not None:
             progress(count, self.total)
         walls: dict[str, float] = dict.fromkeys(self._first, 0.0)
-        if tasks:
+        if pending:
             ex = InProcess() if executor is None else executor
             for res in ex.map_unordered(run_task, tasks):
                 if res.model != model_hash():

@@ -172,6 +172,7 @@ def test_identical_variants_are_simulated_once():
 
     class Counting(InProcess):
         def map_unordered(self, fn, items):
+            items = list(items)  # an iterable, built as the executor takes it
             calls.extend(items)
             return super().map_unordered(fn, items)
 
@@ -245,3 +246,41 @@ def test_unreachable_dask_scheduler_is_a_clear_error():
 def test_local_pool_rejects_zero_workers():
     with pytest.raises(ExecutorError, match="--workers"):
         LocalPool(0)
+
+
+# --------------------------------------------------------------------------- bounded work
+def test_experiment_sizes_are_bounded_before_anything_is_built():
+    from twin.experiment import MAX_REPLICATIONS, MAX_SIMULATIONS
+
+    v = resolve(DATA / "mm1.yaml")
+    for n in (0, -1, MAX_REPLICATIONS + 1, 2**70):
+        with pytest.raises(ExperimentError, match=f"expected 1 to {MAX_REPLICATIONS:,}"):
+            Experiment([v], replications=n)
+    many = [dataclasses.replace(v, name=str(k)) for k in range(3)]
+    with pytest.raises(ExperimentError, match=f"at most {MAX_SIMULATIONS:,}"):
+        Experiment(many, replications=MAX_SIMULATIONS // 2)
+
+
+def test_pending_tasks_are_built_one_at_a_time():
+    v = resolve(DATA / "mm1.yaml")
+    exp = Experiment([v], replications=10_000)
+    assert exp.pending_count == 10_000
+    tasks = exp.iter_pending()
+    first = next(tasks)
+    assert (first.replication, next(tasks).replication) == (0, 1)
+    assert first.scenario is next(tasks).scenario  # one resolved scenario, shared
+
+
+def test_the_local_pool_takes_items_as_workers_free_up():
+    pulled = []
+
+    def items():
+        for k in range(1_000):
+            pulled.append(k)
+            yield k
+
+    with LocalPool(2, start_method="fork") as pool:
+        results = pool.map_unordered(abs, items())
+        first = next(results)
+        assert len(pulled) <= 2 * pool.workers + 1  # a window in flight, not the whole list
+        assert sorted([first, *results]) == list(range(1_000))
