@@ -84,7 +84,7 @@ from optimizer.solvers import (
     check_solver,
     solve_model,
 )
-from twin.plan import Plan, PlannedOperation
+from twin.plan import Plan, PlannedActivity, PlannedOperation
 
 __all__ = [
     "ApsData",
@@ -657,13 +657,21 @@ def _check_due(data: ApsData) -> None:
 
 
 def to_plan(data: ApsData, sched: Schedule, meta: dict[str, Any] | None = None) -> Plan:
+    """The plan the twin executes: every operation with its unit, claim, processing start and
+    end, and the units' own activities (maintenance, dirty-hold cleans), at full precision (the
+    twin replays them exactly)."""
     ops = []
     for i, op in enumerate(data.ops):
         order, idx = data.batches[op.batch].key.rsplit("/", 1)
         ops.append(PlannedOperation(order, int(idx), op.step, data.units[sched.unit[i]].name,
-                                    round(sched.start[i], 6), round(sched.end[i], 6)))
+                                    sched.start[i], sched.end[i], sched.dispatch[i]))
     ops.sort(key=lambda o: (o.start, o.unit, o.order, o.batch, o.step))
-    return Plan(tuple(ops), created_at=data.t0, meta=dict(meta or {}))
+    acts = tuple(sorted(
+        (PlannedActivity(data.units[a.unit].name, a.kind, a.start, a.end)
+         for a in sched.activities),
+        key=lambda a: (a.start, a.unit, a.kind),
+    ))
+    return Plan(tuple(ops), created_at=data.t0, meta=dict(meta or {}), activities=acts)
 
 
 def _result(data, sched, obj, status, bound, t_start, stages) -> ApsResult:

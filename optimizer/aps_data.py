@@ -182,9 +182,25 @@ class UnitData:
     maint_duration: float
     maint_staff: tuple[int, int] | None
     start: UnitStart = UnitStart()
+    cleaning: Any = None  # the class's Cleaning spec: the rules (twin.rules) read it
 
     def major_clean(self, frm: str | None, to: str) -> float:
         return self.matrix.get(frm or "", {}).get(to, self.major)
+
+    def clean_hours(self, kind: str, frm: str | None, to: str) -> float:
+        """Planning hours of a cleaning of ``kind`` (see ``twin.rules.cleaning_duration``)."""
+        if kind == "major":
+            return self.major_clean(frm, to)
+        if kind == "campaign":
+            return self.campaign
+        if kind == "full":
+            return self.full
+        return self.minor
+
+    @property
+    def full(self) -> float:
+        """The clean done when the dirty-hold limit runs out (``twin.rules.full_clean``)."""
+        return self.campaign if self.cleaning is not None and self.cleaning.campaign else self.major
 
     def change_clean(self, frm: str | None, to: str) -> float:
         """Cleaning between consecutive batches of ``frm`` then ``to`` (no campaign end)."""
@@ -321,6 +337,7 @@ class _Builder:
                 maint_every_batches=m.every_batches if m else None,
                 maint_duration=self._d(m.duration) if m else 0.0,
                 maint_staff=self._need(m.qualification, 1) if m and m.qualification else None,
+                cleaning=cl,
             ))
         self.ops: list[OpData] = []
         self.batches: list[BatchData] = []

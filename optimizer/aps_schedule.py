@@ -5,20 +5,30 @@ transfer; segments are scheduled whole, in list order, each step on the eligible
 can start processing first (or on a unit given in ``assign``). Each unit runs its steps in the
 order they were scheduled (a unit's timeline only grows), so a list fixes every unit sequence.
 
-The decoder mirrors how the twin executes a plan, so that a plan run with deterministic
-durations starts every step exactly when planned:
+The decoder is a replay of the twin following a plan (``twin.plan.FollowPlan``) with mean
+durations: the rules are the twin's own pure functions (``twin.rules``: the cleaning a unit
+needs, the dirty-hold limit, the hold-time boundary; ``twin.staff.Calendar``), and every step
+of the twin's execution has its counterpart here:
 
-- a unit takes its next step (dispatch ``D``) when it is free, open by its calendar, and the
-  batch is there, but no earlier than the cleaning and setup before the step's start (where
-  the step would otherwise wait for staff, the twin takes the unit that late); it then cleans
-  as the next product requires (minor on the same product,
-  matrix/major on a change, campaign clean after ``campaign_batches``; a clean unit idle past
-  ``clean_hold`` is cleaned again), waits for the step's staff (granted only on shift),
-  sets up, and processes from ``S`` to ``E``;
-- an idle dirty unit is fully cleaned when its ``dirty_hold`` runs out; planned maintenance
-  starts when due (every N hours, or after N batches) as soon as the unit is free and open;
-- a direct transfer keeps the unit blocked until the next step has taken its unit;
-- staff pools are capacity profiles with shift calendars (work started on shift finishes).
+- a unit is *claimed* for its next step (time ``D``, the plan's ``claim``) when it is free, open
+  by its calendar and not due for maintenance, and the batch is there; it cleans at once as the
+  next product requires, the kind decided as the cleaning starts (minor on the same product,
+  matrix/major on a change, campaign clean after ``campaign_batches``, a reclean past
+  ``clean_hold``, at least major past ``dirty_hold``). Where the cleaning needs cleaners, the
+  unit is claimed when they are free, so the twin never waits for them;
+- the step then waits for its staff and sets up; processing runs from ``S`` to ``E``; the twin
+  holds a claimed unit until ``S`` - setup (no early start), so its staff request comes when
+  the plan booked it;
+- a free dirty unit is fully cleaned at its dirty-hold limit (a claim at that instant wins);
+  planned maintenance starts when due (every N hours, or after N batches) as soon as the unit
+  is free and open. Both are plan *activities*; the twin starts them no earlier than planned;
+- a direct transfer keeps the unit blocked until the next step's unit is claimed;
+- staff pools are capacity profiles with shift calendars (work started on shift finishes);
+  the twin grants staff first-fit, which is what a profile booked in time order gives.
+
+So a plan decoded here and run in the twin with mean durations starts and ends every step
+exactly when planned (``tests/optimizer/test_decoder_is_the_twin.py`` checks it on random
+plants).
 
 A hold-time limit (next step must start processing within ``max_hold`` of this step's end)
 is met by delaying the segment's earlier steps; what cannot be met is reported as violation
@@ -30,9 +40,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from optimizer.aps_data import ApsData, Objective
+from optimizer.aps_data import ApsData, Objective, UnitData
+from twin.rules import CLEAN, DIRTY, CleanState, cleaned, cleaning_kind, hold_violated
 
-__all__ = ["Segment", "segments_of", "Schedule", "decode", "HOLD_PENALTY"]
+__all__ = ["Segment", "segments_of", "Schedule", "decode", "HOLD_PENALTY", "Activity"]
 
 HOLD_PENALTY = 1000.0
 """Objective penalty per hour of hold-time violation (the decoder's only soft constraint)."""
@@ -41,7 +52,9 @@ _EPS = 1e-9
 _DAY = 24.0
 
 # unit state fields (a list per unit; copied for trials)
-FREE, LAST, DIRTY, SINCE, REL, CAMP, NEXT_DUE, PENDING, NBM = range(9)
+FREE, CLS, NEXT_DUE, PENDING, NBM = range(5)
+# FREE: when the unit can next be claimed (inf while a direct transfer blocks it);
+# CLS: its twin.rules.CleanState; NEXT_DUE/PENDING/NBM: maintenance by hours and by batches
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +82,23 @@ def segments_of(data: ApsData) -> list[Segment]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Work a unit does on its own: ``maintenance`` or a dirty-hold ``clean``."""
+
+    unit: int
+    kind: str
+    start: float
+    end: float
+
+
 @dataclass(frozen=True)
 class Schedule:
-    """A decoded schedule: per operation its unit, dispatch, cleaning, processing start/end."""
+    """A decoded schedule: per operation its unit, claim, cleaning hours, processing
+    start/end; the units' own activities (maintenance, dirty-hold cleans)."""
 
     unit: tuple[int, ...]
-    dispatch: tuple[float, ...]
+    dispatch: tuple[float, ...]  # the claim time D
     clean: tuple[float, ...]
     start: tuple[float, ...]
     end: tuple[float, ...]
@@ -83,6 +107,7 @@ class Schedule:
     cleaning: float  # hours, including dirty-hold full cleans
     hold_violation: float  # hours
     order_tardiness: tuple[float, ...]
+    activities: tuple[Activity, ...] = ()
 
     def cost(self, objective: Objective) -> float:
         return (objective.tardiness * self.tardiness + objective.makespan * self.makespan
@@ -161,6 +186,17 @@ def _open_at(cal, t: float) -> float:
     return cal.next_change(t)
 
 
+def _start_state(data: ApsData, u: UnitData) -> list:
+    st = u.start
+    if st.dirty:
+        cs = CleanState(DIRTY, st.last_product, st.campaign, 0.0, st.since)
+    else:
+        cs = CleanState(CLEAN, st.last_product, st.campaign, st.since, 0.0)
+    every = u.maint_every
+    nxt = math.inf if every is None else (math.floor(data.t0 / every) + 1) * every
+    return [st.free, cs, nxt, False, st.batches_since_maint]
+
+
 class _Decoder:
     def __init__(self, data: ApsData) -> None:
         self.data = data
@@ -170,144 +206,147 @@ class _Decoder:
         self.cln = [0.0] * n
         self.start = [0.0] * n
         self.end = [0.0] * n
-        self.states = []
-        for u in data.units:
-            st = u.start
-            every = u.maint_every
-            nxt = math.inf if every is None else (math.floor(data.t0 / every) + 1) * every
-            self.states.append([st.free, st.last_product, st.dirty, st.since, st.free,
-                                st.campaign, nxt, False, st.batches_since_maint])
+        self.states = [_start_state(data, u) for u in data.units]
         self.pools = _Pools(data)
         self.cleaning = 0.0
         self.violation = 0.0
+        self.acts: list[Activity] = []
+
+    def _book(self, staff: tuple[int, int] | None, t: float, length: float, extra: list,
+              mine: list) -> float:
+        """When staff ``(pool, count)`` can start ``length`` hours of work at or after ``t``
+        (booked in ``mine``); ``t`` itself without staff."""
+        if staff is None:
+            return t
+        p, k = staff
+        g = self.pools.grant(p, t, length, k, extra + mine)
+        mine.append((p, g, g + length, k))
+        return g
 
     # ------------------------------------------------------------------ one unit, one step
-    def _advance(self, ui: int, st: list, t: float, extra: list, mine: list) -> float:
-        """Let maintenance and dirty-hold cleans that happen before dispatch at >= t run;
-        returns the dispatch time and updates ``st``."""
+    def _advance(self, ui: int, st: list, t: float, extra: list, mine: list,
+                 acts: list) -> float:
+        """Run the unit's own work (maintenance, dirty-hold full cleans) that comes before it
+        can be claimed at or after ``t``; returns the claim time and updates ``st``."""
         u = self.data.units[ui]
         cal = u.calendar
         if math.isinf(t):
             return t
+        every = u.maint_every
         for _ in range(1000):
             free = st[FREE]
             if math.isinf(free):
                 return free
-            every = u.maint_every
             if every is not None:
-                while st[NEXT_DUE] <= free + _EPS:
+                while st[NEXT_DUE] <= free + _EPS:  # a due passed while busy: one maintenance
                     st[PENDING] = True
                     st[NEXT_DUE] += every
             d = _open_at(cal, max(t, free))
-            # candidate events before dispatch
             m_at = math.inf
             if st[PENDING]:
                 m_at = _open_at(cal, free)
             elif every is not None:
                 m_at = _open_at(cal, st[NEXT_DUE])
+            cs = st[CLS]
             w_at = math.inf
-            if st[DIRTY] and u.dirty_hold is not None:
-                # the twin cleans a free dirty unit at its limit (counted from the end of use),
-                # at once if it is released or opens later; a claim at that instant wins
-                w_at = _open_at(cal, max(st[SINCE] + u.dirty_hold, free))
+            if cs.cleanliness == DIRTY and u.dirty_hold is not None:
+                # a free dirty unit is cleaned at its limit, at once if released or opened
+                # later (twin.equipment.Unit._watch_dirty); a claim at that instant wins
+                w_at = _open_at(cal, max(cs.dirty_since + u.dirty_hold, free))
             if m_at <= d + _EPS and m_at <= w_at:
-                g = m_at
-                if u.maint_staff is not None:
-                    p, k = u.maint_staff
-                    g = self.pools.grant(p, m_at, u.maint_duration, k, extra + mine)
-                    mine.append((p, g, g + u.maint_duration, k))
-                st[FREE] = st[REL] = g + u.maint_duration
+                g = self._book(u.maint_staff, m_at, u.maint_duration, extra, mine)
+                end = g + u.maint_duration
+                acts.append(Activity(ui, "maintenance", g, end))
+                st[FREE] = end
                 st[PENDING] = False
                 st[NBM] = 0
                 if every is not None:
-                    while st[NEXT_DUE] <= m_at + _EPS:
+                    while st[NEXT_DUE] <= end + _EPS:  # dues during maintenance are met by it
                         st[NEXT_DUE] += every
                 continue
             if w_at < d - _EPS:
-                full = u.campaign if u.campaign_batches is not None or u.campaign else u.major
-                g = w_at
-                if u.clean_staff is not None:
-                    p, k = u.clean_staff
-                    g = self.pools.grant(p, w_at, full, k, extra + mine)
-                    mine.append((p, g, g + full, k))
-                st[FREE] = st[REL] = g + full
-                st[DIRTY] = False
-                st[CAMP] = 0
-                st[SINCE] = g + full
+                full = u.full
+                if full > 0 or u.clean_staff is not None:
+                    g = self._book(u.clean_staff, w_at, full, extra, mine)
+                    acts.append(Activity(ui, "clean", g, g + full))
+                else:
+                    g = w_at
+                st[FREE] = g + full
+                st[CLS] = cleaned(cs, "full", g + full)
                 self._extra_clean += full
                 continue
             return d
         return math.inf
 
     def _try(self, oi: int, ui: int, st0: list, ready: float, extra: list) -> tuple:
-        """Times of step oi on unit ui (not committed): (S, E, D, clean, state, staff).
+        """Times of step oi on unit ui (not committed): (S, E, D, clean hours, state, staff
+        bookings, dirty-hold cleaning hours, activities).
 
-        The twin takes a unit for a planned operation only its expected cleaning and setup
-        before the planned start (``twin.plan.FollowPlan``). So where the operation would wait
-        for its staff (or for the unit's calendar) after cleaning, the unit is taken that much
-        later: it stays dirty until then and may run out its dirty-hold limit and get a full
-        clean meanwhile, as in the twin. Repeated until the claim no longer moves."""
-        r = self._try_at(oi, ui, st0, ready, extra)
-        setup = self.data.ops[oi].setup
-        for _ in range(4):
-            s, _e, d, c = r[:4]
-            late = s - setup - c  # when the twin claims the unit for this start
-            if late <= d + _EPS:
-                break
-            r = self._try_at(oi, ui, st0, late, extra)
-        return r
+        The unit is claimed at D, as early as it can be from ``ready``; where the cleaning at D
+        needs cleaners who are busy until later, the claim moves to when they are free (the
+        twin would otherwise take the unit and wait), and the unit's own work is replayed up
+        to the new D. Repeated until the claim no longer moves."""
+        t = ready
+        for _ in range(50):
+            r = self._try_at(oi, ui, st0, t, extra)
+            if r[0] is not None:
+                return r
+            t = r[1]  # the cleaners are free then: claim no earlier
+        return (math.inf, math.inf, math.inf, 0.0, list(st0), [], 0.0, [])
 
     def _try_at(self, oi: int, ui: int, st0: list, ready: float, extra: list) -> tuple:
-        """``_try`` with the unit taken as early as it can be from ``ready``."""
         data = self.data
         op = data.ops[oi]
         u = data.units[ui]
         st = list(st0)
         self._extra_clean = 0.0
         mine: list = []
-        d = self._advance(ui, st, ready, extra, mine)
+        acts: list[Activity] = []
+        d = self._advance(ui, st, ready, extra, mine, acts)
+        if math.isinf(d):
+            return (math.inf, math.inf, d, 0.0, st, mine, 0.0, acts)
         product = data.batches[op.batch].product
-        # cleaning the twin's unit does before the batch
+        cs = st[CLS]
+        kind = cleaning_kind(u.cleaning, cs, product, d) if u.cleaning is not None else None
         c = 0.0
-        if not st[DIRTY]:
-            if u.clean_hold is not None and d - st[SINCE] > u.clean_hold:
-                c = u.minor
-        else:
-            if u.campaign_batches is not None and st[CAMP] >= u.campaign_batches:
-                c, kind = u.campaign, "campaign"
-            elif st[LAST] != product:
-                c, kind = u.major_clean(st[LAST], product), "major"
-            else:
-                c, kind = u.minor, "minor"
-            if u.dirty_hold is not None and d - st[SINCE] > u.dirty_hold and kind == "minor":
-                c = u.major_clean(st[LAST], product) if st[LAST] != product else u.major
-                kind = "major"
-            if kind in ("major", "campaign"):
-                st[CAMP] = 0
         t = d
-        if c > 0 or (u.clean_staff is not None and st[DIRTY]):
+        if kind is not None:
+            c = u.clean_hours(kind, cs.last_product, product)
             if u.clean_staff is not None:
                 p, k = u.clean_staff
-                t = self.pools.grant(p, d, c, k, extra + mine)
-                mine.append((p, t, t + c, k))
-            t += c
-        if op.staff is not None:
-            p, k = op.staff
-            g = self.pools.grant(p, t, op.setup + op.dur, k, extra + mine)
-            mine.append((p, g, g + op.setup + op.dur, k))
-        else:
-            g = t
+                g = self.pools.grant(p, d, c, k, extra + mine)
+                if g > d + _EPS:
+                    return (None, g)  # claim when the cleaners are free
+                mine.append((p, d, d + c, k))
+            if c > 0 or u.clean_staff is not None:
+                cs = cleaned(cs, kind, d + c)
+            t = d + c
+        g = self._book(op.staff, t, op.setup + op.dur, extra, mine)
         s = g + op.setup
         e = s + op.dur
-        st[LAST] = product
-        st[DIRTY] = u.needs_cleaning
-        st[SINCE] = e
-        st[CAMP] += 1
+        st[CLS] = CleanState(DIRTY if u.needs_cleaning else cs.cleanliness, product,
+                             cs.campaign_count + 1, cs.clean_since, e)
         st[NBM] += 1
         if u.maint_every_batches is not None and st[NBM] >= u.maint_every_batches:
             st[PENDING] = True
-        st[FREE] = st[REL] = math.inf if op.direct else e
-        return s, e, d, c, st, mine, self._extra_clean
+        st[FREE] = math.inf if op.direct else e
+        return s, e, d, c, st, mine, self._extra_clean, acts
+
+    def finish(self, until: float) -> None:
+        """The units' own work after their last step, up to ``until`` (the plan's end):
+        dirty-hold cleans and maintenance take staff and cleaning hours in the twin too."""
+        for ui in range(len(self.data.units)):
+            st = self.states[ui]
+            if math.isinf(st[FREE]) or st[FREE] >= until:
+                continue
+            self._extra_clean = 0.0
+            mine: list = []
+            acts: list[Activity] = []
+            self._advance(ui, st, until, [], mine, acts)
+            self.cleaning += self._extra_clean
+            for p, s, e, n in mine:
+                self.pools.add(p, s, e, n)
+            self.acts.extend(a for a in acts if a.start < until)
 
     # ------------------------------------------------------------------ segments
     def schedule_segment(self, seg_ops: tuple[int, ...], ready: float,
@@ -322,8 +361,9 @@ class _Decoder:
             for k in range(len(seg_ops) - 1):
                 mh = data.ops[seg_ops[k]].max_hold
                 if mh is not None:
-                    v = times[k + 1][0] - times[k][1] - mh
-                    if v > 1e-6:
+                    deadline = times[k][1] + mh
+                    if hold_violated(times[k + 1][0], deadline):
+                        v = times[k + 1][0] - deadline
                         viol += v
                         if v > worst_v:
                             worst_k, worst_v = k, v
@@ -332,7 +372,7 @@ class _Decoder:
             if worst_k < 0:
                 break
             lb[worst_k] = times[worst_k][2] + worst_v  # dispatch the earlier step later
-        viol, (times, trial, extra, clean) = best
+        viol, (times, trial, extra, clean, acts) = best
         self.violation += viol
         self.cleaning += clean
         for oi, (s, e, d, c, ui) in zip(seg_ops, times, strict=True):
@@ -342,12 +382,14 @@ class _Decoder:
             self.states[ui] = st
         for p, s, e, n in extra:
             self.pools.add(p, s, e, n)
+        self.acts.extend(acts)
 
     def _segment_trial(self, seg_ops, ready, lb, assign):
         data = self.data
         times: list[tuple[float, float, float, float, int]] = []
         trial: dict[int, list] = {}
         extra: list = []
+        acts: list[Activity] = []
         clean = 0.0
         t = ready
         prev_unit = -1
@@ -362,25 +404,26 @@ class _Decoder:
                 st0 = trial.get(ui) or self.states[ui]
                 if ui == held:  # the only eligible unit is the one the batch holds
                     st0 = list(st0)
-                    st0[FREE] = st0[REL] = t
+                    st0[FREE] = t
                 r = self._try(oi, ui, st0, max(t, lb[k]), extra)
                 key = (r[0], r[3], ui)
                 if best is None or key < best[0]:
                     best = (key, ui, r)
-            _, ui, (s, e, d, c, st, mine, watch) = best
+            _, ui, (s, e, d, c, st, mine, watch, ua) = best
             if k == 0 and data.batches[data.ops[oi].batch].holds >= 0:
                 held = data.batches[data.ops[oi].batch].holds
             if held >= 0 and held != ui:
                 pst = list(trial.get(held) or self.states[held])
-                pst[FREE] = pst[REL] = d
+                pst[FREE] = d  # the held unit is released when the next unit is claimed
                 trial[held] = pst
             trial[ui] = st
             extra.extend(mine)
+            acts.extend(ua)
             clean += c + watch
             times.append((s, e, d, c, ui))
             t = e
             prev_unit = ui
-        return times, trial, extra, clean
+        return times, trial, extra, clean, acts
 
 
 def decode(data: ApsData, segments: list[Segment], order: list[int],
@@ -409,14 +452,16 @@ class Evaluator:
     def _checkpoint(self, nxt, ready, waiting) -> tuple:
         dec = self.dec
         return ([list(st) for st in dec.states], len(dec.pools.journal), list(nxt), list(ready),
-                {b: dict(w) for b, w in waiting.items() if w}, dec.cleaning, dec.violation)
+                {b: dict(w) for b, w in waiting.items() if w}, dec.cleaning, dec.violation,
+                len(dec.acts))
 
     def _restore(self, cp: tuple):
-        states, mark, nxt, ready, waiting, cleaning, violation = cp
+        states, mark, nxt, ready, waiting, cleaning, violation, acts = cp
         dec = self.dec
         dec.states = [list(st) for st in states]
         dec.pools.rollback(mark)
         dec.cleaning, dec.violation = cleaning, violation
+        del dec.acts[acts:]
         return list(nxt), list(ready), {b: dict(w) for b, w in waiting.items()}
 
     def evaluate(self, order: list[int], changed_from: int = 0) -> Schedule:
@@ -449,6 +494,9 @@ class Evaluator:
         self._cand, self._q = cand, q
         self.valid = min(changed_from, len(order))
         ends = dec.end
+        saved = [list(st) for st in dec.states]
+        dec.finish(max(ends, default=0.0))  # undone by the next evaluate (after checkpoints)
+        dec.states = saved
         tard = []
         total = 0.0
         for o in data.orders:
@@ -459,7 +507,8 @@ class Evaluator:
             total += o.weight * t
         mk = max(ends, default=0.0)
         return Schedule(tuple(dec.unit), tuple(dec.disp), tuple(dec.cln), tuple(dec.start),
-                        tuple(ends), total, mk, dec.cleaning, dec.violation, tuple(tard))
+                        tuple(ends), total, mk, dec.cleaning, dec.violation, tuple(tard),
+                        tuple(dec.acts))
 
     def accept(self) -> None:
         """The last evaluated list becomes the reference."""

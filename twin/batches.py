@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from twin.eventlog import kind_code
-from twin.rules import hold_violated
+from twin.rules import TIME_TOL, hold_violated
 from twin.scenario import Product, QCSpec
 
 if TYPE_CHECKING:
@@ -182,6 +182,12 @@ def run_batch(plant: Plant, batch: Batch):
         if arrivals and not all(ev.triggered for ev in arrivals):
             unit.set_state("starved")
             yield env.all_of(arrivals)
+        setup = step.setup.sample(batch.rng) if step.setup.dist != "fixed" else step.setup.value
+        if plant.tracks_plan:  # following a plan: processing never starts before planned
+            planned = plant.policy.planned_start(batch.id, i)
+            if planned is not None and planned - setup > env.now + TIME_TOL:
+                unit.set_state("idle")
+                yield env.timeout(planned - setup - env.now)
         staff = None
         if step.operators is not None:
             staff = plant.pools[step.operators.qualification]
@@ -189,7 +195,6 @@ def run_batch(plant: Plant, batch: Batch):
             if not grant.triggered:
                 unit.set_state("starved")
                 yield grant
-        setup = step.setup.sample(batch.rng) if step.setup.dist != "fixed" else step.setup.value
         if setup > 0:
             unit.set_state("setup")
             log.emit(K_SETUP, unit=unit.code, batch=batch.id, step=i, value=setup)

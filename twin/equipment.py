@@ -264,9 +264,18 @@ class Unit:
             return
         self.busy = True
         self._epoch += 1
+        yield from self._planned_gate("clean")
         staff = yield from self._cleaners()
         yield from self._clean("full", full_clean(self.spec.cleaning), staff)
         self.release()
+
+    def _planned_gate(self, kind: str):
+        """Process: under a plan, wait for the planned start of this unit's own work."""
+        plant = self.plant
+        if plant.tracks_plan:
+            at = plant.policy.activity_start(self, kind, self.env.now)
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
 
     # ------------------------------------------------------------------ maintenance, calendar
     def maintenance_timer(self, every: float):
@@ -284,6 +293,7 @@ class Unit:
         assert m is not None
         self.busy = True
         self.set_state("maintenance")
+        yield from self._planned_gate("maintenance")
         pool = self.plant.pools[m.qualification] if m.qualification else None
         if pool is not None:
             yield pool.request(1)

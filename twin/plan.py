@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PlannedOperation",
+    "PlannedActivity",
     "Plan",
     "load_plan",
     "plan_from_dict",
@@ -59,16 +60,37 @@ def batch_key(order: str, index: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PlannedOperation:
+    """Batch ``batch`` (1-based within its order) runs recipe step ``step`` on ``unit``,
+    processing from ``start`` to ``end``; the unit is taken (for its cleaning, then setup) at
+    ``claim`` (None: the twin estimates it as the expected cleaning and setup before
+    ``start``)."""
+
     order: str
     batch: int  # 1-based index of the batch within its order
     step: int
     unit: str
     start: float
     end: float
+    claim: float | None = None
 
     @property
     def key(self) -> str:
         return batch_key(self.order, self.batch)
+
+
+ACTIVITY_KINDS = ("maintenance", "clean")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedActivity:
+    """Work a unit does on its own in the plan: preventive ``maintenance``, or the full
+    ``clean`` of a dirty unit whose dirty-hold limit runs out. The twin starts it no earlier
+    than ``start``."""
+
+    unit: str
+    kind: str
+    start: float
+    end: float
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,7 @@ class Plan:
     operations: tuple[PlannedOperation, ...]
     created_at: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
+    activities: tuple[PlannedActivity, ...] = ()
 
     @property
     def makespan(self) -> float:
@@ -88,11 +111,17 @@ class Plan:
         return dict(out)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "created_at": self.created_at,
             "meta": self.meta,
-            "operations": [asdict(op) for op in self.operations],
+            "operations": [
+                {k: v for k, v in asdict(op).items() if k != "claim" or v is not None}
+                for op in self.operations
+            ],
         }
+        if self.activities:
+            out["activities"] = [asdict(a) for a in self.activities]
+        return out
 
     def save(self, path: str | Path) -> None:
         """Write the plan as JSON atomically (a temporary file in the same folder, then a
@@ -155,7 +184,7 @@ def plan_from_dict(data: Any, source: str) -> Plan:
             raise ScenarioError(
                 source, f"operations[{i}]", raw, "an object with " + ", ".join(_FIELDS)
             )
-        unknown = sorted(set(raw) - set(_FIELDS))
+        unknown = sorted(set(raw) - set(_FIELDS) - {"claim"})
         if unknown:
             raise ScenarioError(
                 source,
@@ -193,6 +222,17 @@ def plan_from_dict(data: Any, source: str) -> Plan:
                 values["end"],
                 f"an end >= the start {values['start']:g}",
             )
+        claim = raw.get("claim")
+        if claim is not None:
+            if not (_number_ok(claim) and 0 <= claim <= values["start"]):
+                raise ScenarioError(
+                    source,
+                    f"operations[{i}].claim",
+                    claim,
+                    f"null or a finite number of hours between 0 and the start "
+                    f"{values['start']:g} (when the unit is taken for cleaning and setup)",
+                )
+            values["claim"] = float(claim)
         ops.append(PlannedOperation(**values))  # type: ignore[arg-type]
     created = data.get("created_at", 0.0)
     if created is None:
@@ -205,7 +245,38 @@ def plan_from_dict(data: Any, source: str) -> Plan:
     if not isinstance(meta, dict):
         raise ScenarioError(source, "meta", meta, "a JSON object")
     _check_meta(meta, source)
-    return Plan(tuple(ops), float(created), dict(meta))
+    return Plan(tuple(ops), float(created), dict(meta), _activities(data, source))
+
+
+def _activities(data: dict[str, Any], source: str) -> tuple[PlannedActivity, ...]:
+    raw = data.get("activities") or []
+    if not isinstance(raw, list) or len(raw) > MAX_PLAN_OPERATIONS:
+        raise ScenarioError(
+            source,
+            "activities",
+            type(raw).__name__,
+            f"a list of at most {MAX_PLAN_OPERATIONS:,} unit activities",
+        )
+    out = []
+    for i, a in enumerate(raw):
+        where = f"activities[{i}]"
+        if not isinstance(a, dict) or set(a) != {"unit", "kind", "start", "end"}:
+            raise ScenarioError(source, where, a, "an object with unit, kind, start, end")
+        if not isinstance(a["unit"], str) or not a["unit"]:
+            raise ScenarioError(source, f"{where}.unit", a["unit"], "a non-empty text")
+        if a["kind"] not in ACTIVITY_KINDS:
+            raise ScenarioError(
+                source, f"{where}.kind", a["kind"], "one of: " + ", ".join(ACTIVITY_KINDS)
+            )
+        for name in ("start", "end"):
+            if not (_number_ok(a[name]) and 0 <= a[name] <= MAX_PLAN_HOURS):
+                raise ScenarioError(
+                    source, f"{where}.{name}", a[name], "a finite number of hours >= 0"
+                )
+        if a["end"] < a["start"]:
+            raise ScenarioError(source, f"{where}.end", a["end"], "an end >= the start")
+        out.append(PlannedActivity(a["unit"], a["kind"], float(a["start"]), float(a["end"])))
+    return tuple(out)
 
 
 def _check_meta(meta: dict[str, Any], source: str) -> None:
@@ -449,6 +520,7 @@ class FollowPlan:
         self._last_start = 0.0
         self._assigned: set[tuple[str, int]] = set()  # (batch key, step) handed out; kept
         self._stuck: dict[str, tuple[str, int, float]] = {}  # unit -> (key, step, since)
+        self._hold: dict[tuple[int, int], float] = {}  # (batch id, step) -> planned start
         self.set_plan(plan)
 
     def set_plan(self, plan: Plan) -> None:
@@ -457,6 +529,38 @@ class FollowPlan:
         self._planned = {(op.key, op.step) for op in plan.operations}
         self._pos: dict[str, int] = defaultdict(int)
         self._stuck.clear()
+        acts: dict[tuple[str, str], list[PlannedActivity]] = defaultdict(list)
+        for a in sorted(plan.activities, key=lambda a: (a.start, a.end)):
+            acts[(a.unit, a.kind)].append(a)
+        self._acts = dict(acts)
+        self._act_pos: dict[tuple[str, str], int] = defaultdict(int)
+
+    # -------------------------------------------------------------- asked by batches and units
+    def planned_start(self, batch: int, step: int) -> float | None:
+        """The planned processing start of a step just handed out (None: not planned, or
+        ``early_start``): the batch holds its claimed unit until then, less its setup."""
+        return self._hold.pop((batch, step), None)
+
+    def activity_start(self, unit: Unit, kind: str, now: float) -> float:
+        """When a unit may start its own work of ``kind`` (maintenance, clean) that is due now:
+        the start of the plan's next such activity on the unit, if it falls before the unit's
+        next planned operation (so the staff it takes are those the plan booked for it); now
+        otherwise (the plan did not foresee it: the unit acts at once)."""
+        acts = self._acts.get((unit.name, kind))
+        if not acts or self.early_start:
+            return now
+        i = self._act_pos[(unit.name, kind)]
+        while i < len(acts) and acts[i].end < now - 1e-9:
+            i += 1  # planned earlier and not needed then: passed
+        self._act_pos[(unit.name, kind)] = i
+        if i == len(acts):
+            return now
+        nxt = self._next_op(unit)
+        gap_end = math.inf if nxt is None else (nxt.start if nxt.claim is None else nxt.claim)
+        if acts[i].start > gap_end + 1e-9:
+            return now
+        self._act_pos[(unit.name, kind)] = i + 1
+        return max(now, acts[i].start)
 
     def attach(self, plant: Any) -> None:
         from twin.eventlog import kind_code
@@ -509,10 +613,21 @@ class FollowPlan:
                     return False
         return True
 
-    def _take(self, req: Request, unit: Unit) -> tuple[Request, Unit]:
+    def _take(
+        self, req: Request, unit: Unit, op: PlannedOperation | None = None
+    ) -> tuple[Request, Unit]:
         self._assigned.add((self._key(req), req.step))
         self._stuck.pop(unit.name, None)
+        if op is not None and not self.early_start:
+            self._hold[(req.batch, req.step)] = op.start
         return req, unit
+
+    def _claim(self, unit: Unit, req: Request, op: PlannedOperation) -> float:
+        """When the unit is taken for a planned operation: the plan's claim, or (a plan from
+        elsewhere) the expected cleaning and setup before its start."""
+        if op.claim is not None:
+            return op.claim
+        return op.start - self._lead(unit, req, op.start)
 
     def assign(self, queue: ClassQueue, now: float) -> tuple[Request, Unit] | None:
         waiting = {(self._key(r), r.step): r for r in queue.waiting}
@@ -526,9 +641,9 @@ class FollowPlan:
                 req = waiting.get((op.key, op.step))
                 if req is not None:
                     here = True
-                    claim = op.start - self._lead(unit, req, op.start)
+                    claim = self._claim(unit, req, op)
                     if now + 1e-9 >= claim or self.early_start:
-                        return self._take(req, unit)
+                        return self._take(req, unit, op)
                     wake = claim if wake is None else min(wake, claim)
             # gap filling with work the plan does not know
             for req in sorted(queue.waiting, key=lambda r: (r.due, r.enqueued, r.seq)):
@@ -536,7 +651,7 @@ class FollowPlan:
                 if k in self._planned and k not in self._assigned:
                     continue  # (a step handed out before and given back, e.g. when its
                     # materials were taken meanwhile, is free for any unit)
-                if op is None or now + req.planned <= op.start:
+                if op is None or now + req.planned <= (op.start if op.claim is None else op.claim):
                     return self._take(req, unit)
             if op is None or here or not queue.waiting:
                 continue
@@ -547,7 +662,10 @@ class FollowPlan:
             key = (op.key, op.step)
             since = self._stuck.get(unit.name)
             if since is None or since[:2] != key:
-                self._stuck[unit.name] = (*key, now)
+                # waiting counts from when the unit should have taken the operation: a plan
+                # with long idle gaps is not a stalled plant
+                due = op.start if op.claim is None else op.claim
+                self._stuck[unit.name] = (*key, max(now, due))
                 since = self._stuck[unit.name]
             stalled = op.key in self.plant.released_keys and self._stalled(now)
             if stalled and now >= since[2] + self.patience - 1e-9:

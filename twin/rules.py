@@ -31,6 +31,8 @@ __all__ = [
     "DIRTY",
     "TIME_TOL",
     "CleanState",
+    "cleaning_kind",
+    "cleaning_duration",
     "cleaning_needed",
     "dirty_limit",
     "dirty_overrun",
@@ -58,40 +60,56 @@ class CleanState:
     dirty_since: float = 0.0  # end of the last use
 
 
-def _major(cl: Cleaning, last: str | None, product: str) -> Distribution:
-    return cl.matrix.get(last or "", {}).get(product, cl.major)
-
-
-def cleaning_needed(
-    cl: Cleaning, st: CleanState, product: str, now: float
-) -> tuple[str, Distribution] | None:
+def cleaning_kind(cl: Cleaning, st: CleanState, product: str, now: float) -> str | None:
     """The cleaning a unit needs before running ``product`` if it starts cleaning at ``now``:
-    ``(kind, duration distribution)`` or None.
+    ``"minor"``, ``"major"``, ``"campaign"``, ``"reclean"`` or None.
 
     - clean, or minor-cleaned for this product: nothing, unless unused past ``clean_hold``
       (then a minor "reclean");
     - dirty: a campaign clean once ``campaign_batches`` batches ran since the last full clean;
-      else a major clean (``matrix[last][product]`` or ``major``) on a product change; else a
-      minor clean;
+      else a major clean on a product change; else a minor clean;
     - a minor-cleaned unit taking another product needs the major clean;
     - a dirty unit used past its ``dirty_hold`` limit gets at least a major clean.
     """
     hold = cl.clean_hold
     if st.cleanliness == CLEAN:
         if hold is not None and now - st.clean_since > hold + TIME_TOL:
-            return "reclean", cl.minor
+            return "reclean"
         return None
     if cl.campaign_batches is not None and st.campaign_count >= cl.campaign_batches:
-        return "campaign", cl.campaign  # type: ignore[return-value]
+        return "campaign"
     if st.last_product != product:
-        return "major", _major(cl, st.last_product, product)
+        return "major"
     if st.cleanliness == MINOR:
         if hold is not None and now - st.clean_since > hold + TIME_TOL:
-            return "reclean", cl.minor
+            return "reclean"
         return None
     if dirty_overrun(cl, st, now) > 0:
-        return "major", cl.major
-    return "minor", cl.minor
+        return "major"
+    return "minor"
+
+
+def cleaning_duration(cl: Cleaning, kind: str, last: str | None, product: str) -> Distribution:
+    """The duration of a cleaning of ``kind`` from ``last`` to ``product``: the matrix entry
+    of a major clean (the class's ``major`` where the matrix is silent), the campaign clean,
+    the full clean, or the minor clean (also for a reclean)."""
+    if kind == "major":
+        return cl.matrix.get(last or "", {}).get(product, cl.major)
+    if kind == "campaign":
+        return cl.campaign  # type: ignore[return-value]
+    if kind == "full":
+        return full_clean(cl)
+    return cl.minor
+
+
+def cleaning_needed(
+    cl: Cleaning, st: CleanState, product: str, now: float
+) -> tuple[str, Distribution] | None:
+    """``cleaning_kind`` with its duration distribution, or None."""
+    kind = cleaning_kind(cl, st, product, now)
+    if kind is None:
+        return None
+    return kind, cleaning_duration(cl, kind, st.last_product, product)
 
 
 def full_clean(cl: Cleaning) -> Distribution:

@@ -1,8 +1,9 @@
 """Operators and calendars: staff pools by qualification, on weekly shift calendars.
 
 A pool grants staff only while its shift is on; work already started when a shift ends is
-finished (overtime), new work waits for the next shift. Requests are granted first-fit in
-arrival order.
+finished (overtime), new work waits for the next shift. Requests are granted first-fit: at
+once when enough staff are free, otherwise in arrival order among those that fit when staff
+come free. The planner's decoder books staff with the same rule.
 """
 
 from __future__ import annotations
@@ -72,8 +73,10 @@ class Pool:
             env.process(run_calendar(env, calendar, self._shift_change))
 
     def request(self, n: int = 1) -> simpy.Event:
+        """Staff are granted at once when n are free and on shift (first fit: a request that
+        fits is not held back by a larger one waiting), else when they become so."""
         ev = self.env.event()
-        if self.on_shift and self.free >= n and not self._waiting:
+        if self.on_shift and self.free >= n:
             self.free -= n
             ev.succeed(n)
         else:
