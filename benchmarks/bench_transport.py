@@ -2,7 +2,7 @@
 
 Prints and writes ``benchmarks/results/transport.json``: the wall time of one plain run, and,
 from a second run under cProfile, the share of the time spent in the transport layer
-(``twin/transport.py``: routing, reservations, vehicle processes, dispatch rules) and in the
+(the ``twin/transport/`` package: routing, reservations, vehicle processes, dispatch rules) and in the
 materials layer (``twin/materials.py``), measured as own time (``tottime``) of their functions.
 
     .venv/bin/python benchmarks/bench_transport.py [--agvs 10] [--seed 0]
@@ -49,7 +49,7 @@ def main() -> None:
     prof.disable()
     stats = pstats.Stats(prof)
     total = stats.total_tt  # type: ignore[attr-defined]
-    transport = _share(stats, "twin/transport.py")
+    transport = _share(stats, "twin/transport/")
     materials = _share(stats, "twin/materials.py")
     k = run.kpis["transport"]
     result = {
