@@ -8,7 +8,8 @@
    transport wait with the plant's own fleet (6 AGVs) and with a smaller one (3 AGVs), where
    vehicles are scarcer.
 
-Prints the tables and writes ``benchmarks/results/logistics.json``.
+Prints the tables and writes ``benchmarks/results/logistics.json``; the progress of the fleet
+sizing goes to stderr. The twin runs use a local process pool on all cores.
 
     .venv/bin/python benchmarks/bench_logistics.py [--max-wait-min 10] [--service 95]
         [--time-limit 60] [--skip-dispatch]
@@ -19,12 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from optimizer.fleet_commands import compare_dispatch, fleet_size
+from optimizer.progress import Progress
+from twin.executors import LocalPool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +51,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "logistics.json"))
     args = ap.parse_args()
 
+    def show(p: Progress) -> None:
+        print(p.line(), file=sys.stderr, flush=True)
+
     t0 = time.perf_counter()
     sizing = fleet_size(
         args.scenario,
@@ -55,6 +62,7 @@ def main() -> None:
         seeds=range(args.check_seeds),
         compare_paths=(args.variant,),
         service=args.service / 100.0,
+        progress=show,
     )
     sizing_wall = time.perf_counter() - t0
     print(
@@ -99,9 +107,10 @@ def main() -> None:
 
     dispatch = []
     seeds = list(range(args.dispatch_seeds))
+    pool = LocalPool()
     for vehicles in (None, args.small_fleet):
         t1 = time.perf_counter()
-        res = compare_dispatch(args.scenario, seeds=seeds, vehicles=vehicles)
+        res = compare_dispatch(args.scenario, seeds=seeds, vehicles=vehicles, executor=pool)
         res["seconds"] = time.perf_counter() - t1
         near = res["rules"]["nearest"]["runs"]
         opt = res["rules"]["optimised"]["runs"]
@@ -109,6 +118,7 @@ def main() -> None:
         res["paired_mean_diff_min"] = float(np.mean(diff))
         res["seeds_optimised_better"] = int(sum(d < 0 for d in diff))
         dispatch.append(res)
+    pool.close()
     print(f"\nTransport dispatch, seeds {seeds[0]}-{seeds[-1]} (same seeds for both rules)")
     print(f"{'AGVs':>4} {'rule':<10} {'mean min':>8} {'p95 min':>8}  per-seed mean wait (min)")
     for res in dispatch:

@@ -265,6 +265,7 @@ def _size_one(
     max_steps: int,
     executor: Executor | None,
     report: Reporter,
+    several: bool,
 ) -> dict[str, Any]:
     from twin.deterministic import with_mean_durations
     from twin.evaluate import replicate
@@ -279,17 +280,17 @@ def _size_one(
             f"{label}: a max wait of {max_wait * 60:g} min is shorter than loading a vehicle "
             f"(fleet.handling = {scenario.fleet.handling * 60:g} min): no fleet can meet it"
         )
-    name = Path(label).stem
+    name = f"{Path(label).stem}: " if several else ""  # which layout, when there are several
     t0 = time.perf_counter()
     # the demand: one run, or the plan as planned (the twin following it with mean durations)
-    report("demand", f"{name}: simulating the demand (seed {seeds[0]})")
+    report("demand", f"{name}simulating the demand (seed {seeds[0]})")
     source = with_mean_durations(scenario) if plan is not None else scenario
     (run,) = replicate([source], [seeds[0]], plan=plan, keep_events=True)
     demand = TransportDemand.from_run(run.events(), source)
     demand_seconds = time.perf_counter() - t0
 
     def model_progress(p: Progress) -> None:
-        report(p.phase, f"{name}: {p.detail}", p.incumbent, p.bound)
+        report(p.phase, f"{name}{p.detail}", p.incumbent, p.bound)
 
     sizing = size_fleet_service(
         demand,
@@ -312,15 +313,14 @@ def _size_one(
         (met if chk["meets"] else failed).append(n)
         report(
             "twin",
-            f"{name}: {n} AGVs: {_pct(share)} within {max_wait * 60:g} min over "
-            f"{len(seeds)} seeds: {'meets' if chk['meets'] else 'misses'} {100 * service:g} %",
+            f"{name}{n} AGVs: {_pct(share)} on time, {'meets' if chk['meets'] else 'misses'}",
             incumbent=min(met) if met else None,
             bound=max(failed) + 1 if failed else None,
         )
 
     def runs(done: int, total: int) -> None:
         if done < total:
-            report("twin", f"{name}: twin runs {done} of {total} done")
+            report("twin", f"{name}twin runs {done} of {total} done")
 
     verified, checks = verify_fleet(
         scenario,
@@ -443,6 +443,7 @@ def fleet_size(
                 max_steps,
                 executor,
                 report,
+                len(scenarios) > 1,
             )
             for sc, path in scenarios
         ]

@@ -184,11 +184,9 @@ def _service_pass(
                 sol = solve_service(data, prep, replace(options, time_limit=limit), warm=sol)
                 solved += 1
                 if report is not None:
-                    budget = "" if late_allowed is None else f" of {late_allowed} allowed"
+                    budget = "" if late_allowed is None else f"/{late_allowed}"
                     report(
-                        "milp",
-                        f"{vehicles} AGVs: {solved} episodes re-solved, {late + sol.late} "
-                        f"late so far{budget}",
+                        "milp", f"{vehicles} AGVs: episode {solved}, {late + sol.late}{budget} late"
                     )
             else:  # out of time: the greedy schedule of the episode stands
                 greedy_only += 1
@@ -300,7 +298,6 @@ def size_fleet_service(
     allowed = math.floor((1.0 - service) * demand.n + 1e-9)
     order = prep.window(-math.inf, math.inf)
     lower = service_lower_bound(demand, max_wait, allowed, window_h, charging)
-    wait_min = f"{max_wait * 60:g} min"
     report("bound", f"{demand.n} trips, at most {allowed} late", bound=lower)
     base = options or SolverOptions()
     sizes: dict[int, SizeResult] = {}
@@ -313,7 +310,7 @@ def size_fleet_service(
             answer = n
         report(
             "greedy",
-            f"{n} AGVs: {100 * res.share:.2f} % within {wait_min} ({res.late} late)",
+            f"{n} AGVs: {100 * res.share:.2f} % on time ({res.late} late)",
             incumbent=answer,
             bound=lower,
         )
@@ -348,7 +345,7 @@ def size_fleet_service(
             answer = n
             report(
                 "milp",
-                f"{n} AGVs: {100 * res.share:.2f} % within {wait_min}",
+                f"{n} AGVs: {100 * res.share:.2f} % on time",
                 incumbent=answer,
                 bound=lower,
             )

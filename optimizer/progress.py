@@ -35,18 +35,22 @@ class Progress:
     detail: str = ""
 
     def line(self, width: int = 80) -> str:
-        """``"  12.3 s  milp     best 4 AGVs, bound 3 AGVs  layout A: 3 AGVs, ..."``, cut to
-        ``width`` characters."""
-        parts = []
-        if self.incumbent is not None:
-            parts.append(f"best {_number(self.incumbent)}{_unit(self.unit)}")
-        if self.bound is not None:
-            parts.append(f"bound {_number(self.bound)}{_unit(self.unit)}")
+        """``"  12.3 s  milp      best 4, bound 3 AGVs  3 AGVs: episode 120, 380/604 late"``,
+        cut to ``width`` characters."""
+        unit = f" {self.unit}" if self.unit else ""
+        if self.incumbent is not None and self.bound is not None:
+            known = f"best {_number(self.incumbent)}, bound {_number(self.bound)}{unit}"
+        elif self.incumbent is not None:
+            known = f"best {_number(self.incumbent)}{unit}"
+        elif self.bound is not None:
+            known = f"bound {_number(self.bound)}{unit}"
+        else:
+            known = ""
         text = f"{self.elapsed:6.1f} s  {self.phase:<9}"
-        if parts:
-            text += " " + ", ".join(parts)
+        if known:
+            text += " " + known
         if self.detail:
-            text += ("  " if parts else " ") + self.detail
+            text += ("  " if known else " ") + self.detail
         return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -55,10 +59,6 @@ ProgressCallback = Callable[[Progress], None]
 
 def _number(x: float) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:,.1f}"
-
-
-def _unit(unit: str) -> str:
-    return f" {unit}" if unit else ""
 
 
 class Reporter:
