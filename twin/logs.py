@@ -4,8 +4,8 @@ A LOG is one of
 
 - a run folder (``twin run --out DIR``; or a replication ``runs/<id>/rep-NNNN`` of the run
   store, or a store run ``runs/<id>`` holding exactly one replication),
-- a twin ``events.parquet`` (its calendar start from the ``scenario.yaml`` beside it, or the
-  run folder above it, or ``start=``),
+- a twin ``events.parquet`` (its calendar start from the ``scenario.yaml`` beside it, or, in
+  a replication ``rep-NNNN`` of the run store, the run folder above it; else ``start=``),
 - an OCEL 2.0 file: JSON (``.jsonocel``, ``.json``) or SQLite (``.sqlite``, ``.sqlite3``,
   ``.db``), from PharmaTwin or, mapped by the convention of ``docs/event_logs.md``, from
   another system,
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ MAX_EVENTS_PARQUET_BYTES = 2 << 30
 """The largest twin ``events.parquet`` read (2 GiB; a plant-year is a few MB)."""
 LOG_SUFFIXES = (".parquet", ".csv", ".jsonocel", ".json", ".sqlite", ".sqlite3", ".db")
 """The file extensions a LOG may have."""
+_REP = re.compile(r"^rep-\d+$")
 EXPORT_FORMATS = {
     "ocel2-json": "json",
     "ocel2-sqlite": "sqlite",
@@ -194,8 +196,13 @@ def _read_events(p: Path, start: dt.datetime | None, source: str, meta: dict) ->
     return _observed(table, start, source, p, info)
 
 
+def _folders(folder: Path) -> tuple[Path, ...]:
+    """Where a run's files are: its folder, and the store's run folder above a replication."""
+    return (folder, folder.parent) if _REP.match(folder.name) else (folder,)
+
+
 def _scenario_beside(p: Path) -> Path | None:
-    for d in (p.parent, p.parent.parent):
+    for d in _folders(p.parent):
         f = d / "scenario.yaml"
         if f.is_file():
             return f
@@ -227,7 +234,10 @@ def _run_meta(folder: Path) -> dict[str, Any]:
     """Scenario name, seed and replication from a run folder's meta.json (or the store's
     run.json one folder up)."""
     meta: dict[str, Any] = {}
-    for f in (folder / "meta.json", folder.parent / "run.json"):
+    files = [folder / "meta.json"]
+    if _REP.match(folder.name):
+        files.append(folder.parent / "run.json")
+    for f in files:
         if not f.is_file():
             continue
         try:

@@ -656,8 +656,9 @@ def _read_sqlite(p: Path) -> _Doc:
         raise LogError(f"{src}: cannot open as SQLite ({exc})") from None
     try:
         try:
-            tables = {
-                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            tables = {  # SQLite's names are case-insensitive
+                r[0].lower()
+                for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
         except sqlite3.DatabaseError as exc:
             raise LogError(
@@ -685,7 +686,7 @@ def _sqlite_doc(con: sqlite3.Connection, src: str, tables: set[str]) -> _Doc:
     info: dict[str, tuple[str, list[tuple[str, Any]], str]] = {}  # id -> time, attrs, table
     for etype, suffix in con.execute('SELECT "ocel_type", "ocel_type_map" FROM "event_map_type"'):
         tname = f"event_{suffix}"
-        if tname not in tables:
+        if tname.lower() not in tables:
             raise LogError(
                 f"{src}: table event_map_type maps event type {etype!r} to table {tname!r}, "
                 "which is not there; expected one table per event type"
@@ -730,7 +731,7 @@ def _sqlite_doc(con: sqlite3.Connection, src: str, tables: set[str]) -> _Doc:
         objects[str(oid)] = _Object(str(oid), str(otype))
     for otype, suffix in con.execute('SELECT "ocel_type", "ocel_type_map" FROM "object_map_type"'):
         tname = f"object_{suffix}"
-        if tname not in tables:
+        if tname.lower() not in tables:
             raise LogError(
                 f"{src}: table object_map_type maps object type {otype!r} to table {tname!r}, "
                 "which is not there; expected one table per object type"

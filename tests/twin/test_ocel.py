@@ -173,7 +173,8 @@ def test_the_stored_schema_is_the_official_one():
 
 # --------------------------------------------------------------------------- export
 def test_json_export_validates_against_the_ocel_schema(osd, tmp_path):
-    jsonschema = pytest.importorskip("jsonschema")  # a dev dependency: present in `make test`
+    import jsonschema  # a test-only dependency (never imported by twin)
+
     sc, table = osd
     out = tmp_path / "osd.jsonocel"
     export_ocel(table, {"start": sc.start, "scenario": sc.name}, out)
@@ -358,7 +359,8 @@ def test_export_refuses_bad_arguments(osd, tmp_path):
 
 
 def test_the_export_answers_duckdb_queries(osd, tmp_path):
-    duckdb = pytest.importorskip("duckdb")
+    import duckdb
+
     sc, table = osd
     out = tmp_path / "osd.jsonocel"
     export_ocel(table, {"start": sc.start}, out)
