@@ -14,6 +14,7 @@ the dashboard share these, so a plan is made and wired into a run the same way e
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,7 +238,7 @@ def plan_scenario(
         "seed": seed,
         "scenario_fingerprint": scenario_fingerprint(scenario_for_plan(sc, horizon_hours, seed)),
     }
-    plan = Plan(res.plan.operations, res.plan.created_at, meta)
+    plan = dataclasses.replace(res.plan, meta=meta)  # operations and activities
     return plan, report
 
 

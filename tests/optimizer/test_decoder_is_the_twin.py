@@ -54,9 +54,7 @@ def plants(draw) -> dict[str, Any]:
     for c in classes:
         cleaning: dict[str, Any] = {"minor": draw(HOURS), "major": draw(HOURS)}
         if draw(st.booleans()):
-            a, b = draw(st.permutations(products)).__iter__(), None
-            frm = next(a)
-            to = [p for p in products if p != frm]
+            frm, *to = draw(st.permutations(products))
             if to:
                 cleaning["matrix"] = {frm: {to[0]: draw(HOURS)}}
         if draw(st.booleans()):
