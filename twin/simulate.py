@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -22,7 +23,15 @@ from twin.plan import FollowPlan, Plan, Planner, Replanner, emit_plan
 from twin.plant import Plant
 from twin.scenario import Scenario
 
-__all__ = ["Run", "simulate", "write_run_dir"]
+__all__ = [
+    "Run",
+    "simulate",
+    "write_run_dir",
+    "check_run_dir",
+    "is_run_output",
+    "RunDirError",
+    "RUN_FILES",
+]
 
 
 @dataclass(frozen=True)
@@ -89,15 +98,86 @@ def simulate(
     )
 
 
-def write_run_dir(run: Run, out: str | Path) -> Path:
-    """Write a run to a folder atomically (temporary folder, then rename).
+RUN_FILES = ("events.parquet", "kpis.json", "meta.json", "scenario.yaml")
+"""The files of a run output folder (``twin run --out DIR``); nothing else is ever in one."""
+RUN_KIND = "pharmatwin run"
+"""``meta.json``'s ``kind``: marks a folder as a run output ``twin`` wrote."""
 
-    The folder holds scenario.yaml (resolved), events.parquet, kpis.json and meta.json. An
-    existing folder is replaced only once the new one is complete.
+
+class RunDirError(ValueError):
+    """A folder that must not receive a run (phrased for the user, starting with the path)."""
+
+
+def is_run_output(path: str | Path) -> bool:
+    """Whether ``path`` is a folder holding a run output written by :func:`write_run_dir` and
+    nothing else (only the run files; ``meta.json`` names the scenario and seed)."""
+    p = Path(path)
+    if p.is_symlink() or not p.is_dir():
+        return False
+    names = {e.name for e in p.iterdir()}
+    if not names or not names <= set(RUN_FILES) or "meta.json" not in names:
+        return False
+    if any(not (p / n).is_file() or (p / n).is_symlink() for n in names):
+        return False
+    try:
+        meta = json.loads((p / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "scenario" in meta and "seed" in meta
+
+
+def check_run_dir(out: str | Path, force: bool = False) -> None:
+    """Raise :class:`RunDirError` unless a run may be written to ``out``: a new path, an empty
+    folder, or (only with ``force``) a previous run output, which it then replaces. A file, a
+    symbolic link or a folder holding anything else is refused: ``twin`` never renames or
+    deletes what it did not write."""
+    p = Path(out)
+    if p.is_symlink():
+        raise RunDirError(
+            f"{p}: a symbolic link is there; expected a new path, an empty folder or a previous "
+            "run output"
+        )
+    if not p.exists():
+        for parent in p.absolute().parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise RunDirError(f"{p}: {parent} is a file; expected a folder path")
+                break
+        return
+    if not p.is_dir():
+        raise RunDirError(
+            f"{p}: a file is there; expected a folder for the run (a new path, an empty folder "
+            "or a previous run output); twin does not replace files it did not write"
+        )
+    entries = sorted(e.name for e in p.iterdir())
+    if not entries:
+        return
+    if is_run_output(p):
+        if not force:
+            raise RunDirError(
+                f"{p}: holds a previous run output; --force replaces it (or choose a new folder)"
+            )
+        return
+    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    raise RunDirError(
+        f"{p}: the folder is not empty and not a twin run output (it holds {shown}); twin "
+        "writes a run only to a new path, an empty folder or a previous run output, and never "
+        "deletes files it did not write: choose another folder"
+    )
+
+
+def write_run_dir(run: Run, out: str | Path, force: bool = False) -> Path:
+    """Write a run to a folder atomically (temporary folder beside it, then a rename).
+
+    The folder holds scenario.yaml (resolved), events.parquet, kpis.json and meta.json, and
+    nothing else. ``out`` must be a new path or an empty folder; a previous run output is
+    replaced only with ``force`` (only its run files are removed); anything else raises
+    :class:`RunDirError` before a byte is written (see :func:`check_run_dir`).
     """
     out = Path(out)
+    check_run_dir(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         (tmp / "scenario.yaml").write_text(
             yaml.safe_dump(run.scenario.to_dict(), sort_keys=False), encoding="utf-8"
@@ -105,6 +185,7 @@ def write_run_dir(run: Run, out: str | Path) -> Path:
         write_parquet(run.events, tmp / "events.parquet")
         (tmp / "kpis.json").write_text(json.dumps(run.kpis, indent=2, default=_json_default))
         meta = {
+            "kind": RUN_KIND,
             "seed": run.seed,
             "replication": run.replication,
             "scenario": run.scenario.name,
@@ -114,19 +195,45 @@ def write_run_dir(run: Run, out: str | Path) -> Path:
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
+        os.chmod(tmp, 0o777 & ~_umask())
+        if out.is_dir() and any(out.iterdir()):  # a previous run output, with force
+            _replace_run_dir(tmp, out)
         else:
-            tmp.rename(out)
+            os.rename(tmp, out)  # a new path, or over an empty folder (rename replaces it)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _replace_run_dir(tmp: Path, out: Path) -> None:
+    """Swap a previous run output for the new one: the old folder is moved aside, the new one
+    renamed into place, and only the old run files are removed (anything that appeared in the
+    old folder meanwhile is left where it was moved, and said)."""
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    old.rmdir()
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    for name in RUN_FILES:
+        (old / name).unlink(missing_ok=True)
+    try:
+        old.rmdir()
+    except OSError:
+        raise RunDirError(
+            f"{out}: written; files that appeared in the previous run output while it was "
+            f"replaced were kept in {old}"
+        ) from None
+
+
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _json_default(obj: Any) -> Any:

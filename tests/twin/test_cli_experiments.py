@@ -194,7 +194,10 @@ def test_runs_list_show_compare_rm(tmp_path):
 
 
 def test_runs_list_on_an_empty_store(tmp_path):
-    assert twin_json("runs", "list", "--store", tmp_path / "none") == []
+    assert twin_json("runs", "list", "--store", tmp_path) == []
+    assert "no runs yet" in twin("runs", "list", "--store", tmp_path).stdout
+    res = twin("runs", "list", "--store", tmp_path / "none", code=2)  # a typo is not "empty"
+    assert "no run store there" in res.stderr
 
 
 # --------------------------------------------------------------------------- processes

@@ -1,0 +1,51 @@
+"""The ``twin`` command: a thin shell over the library.
+
+One Typer app built from one small sub-app per command group; each command imports what it
+needs (the optimizer, the dashboard, the experiment machinery) when it runs, so ``twin
+validate`` never pays for the solver. The ``twin`` package never imports ``optimizer`` or
+``dashboard`` except here, in the commands that need them.
+
+============  =============================================================
+module        commands
+============  =============================================================
+``run``       validate, run, layout
+``experiments`` compare, sweep (and what ``run -n`` shares with them)
+``runs``      runs list | show | compare | rm
+``plan``      plan
+``logistics`` route, fleet
+``dash``      dash
+``common``    errors, consoles, JSON, option types and checks
+``render``    every table and number format
+``files``     output files that never destroy the user's
+============  =============================================================
+
+Every command turns bad input into one clear paragraph on stderr and exit code 2, never a
+traceback (``common``).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from twin.cli import dash, experiments, logistics, plan, run, runs
+from twin.cli.common import TwinGroup
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    cls=TwinGroup,
+    help="PharmaTwin: simulate, plan and compare pharmaceutical plants.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(run.app)
+app.add_typer(experiments.app)
+app.add_typer(runs.app, name="runs")
+app.add_typer(plan.app)
+app.add_typer(logistics.app)
+app.add_typer(dash.app)
+
+
+def main() -> None:  # pragma: no cover
+    app()

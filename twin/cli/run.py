@@ -1,0 +1,367 @@
+"""``twin validate``, ``twin run`` and ``twin layout``: one scenario, checked, simulated or
+drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from twin.cli.common import (
+    DaskOpt,
+    Fresh,
+    Kpis,
+    NoStore,
+    Seed,
+    Sets,
+    StoreDir,
+    Timeout,
+    UserError,
+    Workers,
+    check_number,
+    err,
+    out,
+    parse_hours,
+    print_json,
+    user_errors,
+)
+from twin.cli.experiments import (
+    check_experiment_options,
+    check_kpi_patterns,
+    kpi_names,
+    make_store,
+    result_summary,
+    run_experiment_cli,
+)
+from twin.scenario import load
+
+app = typer.Typer()
+
+MAX_REPLAN_TIME_LIMIT_S = 600.0  # mirrors optimizer.plan_commands (not imported: pyomo)
+
+
+@app.command()
+@user_errors
+def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
+    """Check a scenario file and say what it describes (exit 0) or what is wrong (exit 2)."""
+    sc = load(scenario)
+    n_units = len(sc.unit_names())
+    gen = " + order generator" if sc.order_generator else ""
+    out.print(
+        f"[green]OK[/] {scenario}: '{sc.name}', {n_units} units in {len(sc.equipment_classes)} "
+        f"classes, {len(sc.products)} products, {len(sc.orders)} orders{gen}, "
+        f"horizon {sc.simulation.horizon:g} h, dispatch {sc.dispatch}",
+        highlight=False,
+    )
+
+
+@app.command()
+@user_errors
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    seed: Seed = 0,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the run (log, KPIs) to this new or empty folder; a previous run output "
+            "there is replaced only with --force.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a previous run output in --out.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print KPIs as one JSON object.")] = False,
+    dispatch: Annotated[str | None, typer.Option(help="Override the dispatch policy.")] = None,
+    variants: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--variant", help="Variant file patching the scenario (repeatable: stacked in order)."
+        ),
+    ] = None,
+    sets: Sets = None,
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications",
+            "-n",
+            help="Run N replications and report KPI means with "
+            "95% confidence intervals (stored in the run store by default).",
+        ),
+    ] = None,
+    kpis: Kpis = None,
+    store_dir: StoreDir = None,
+    no_store: NoStore = False,
+    fresh: Fresh = False,
+    workers: Workers = None,
+    dask: DaskOpt = None,
+    connect_timeout: Timeout = 5.0,
+    plan_file: Annotated[
+        str | None,
+        typer.Option(
+            "--plan", help="Follow a plan: a plan JSON file, or 'auto' to plan at the start."
+        ),
+    ] = None,
+    replan_on: Annotated[
+        str | None,
+        typer.Option(
+            "--replan-on", help="Re-plan at these events: breakdown,deviation (with --plan)."
+        ),
+    ] = None,
+    replan_every: Annotated[
+        str | None,
+        typer.Option("--replan-every", help="Re-plan every period (at least 1h), e.g. 24h."),
+    ] = None,
+    freeze: Annotated[
+        str,
+        typer.Option(
+            help="Frozen window when re-planning: planned work starting within it keeps its place."
+        ),
+    ] = "0h",
+    replan_time_limit: Annotated[
+        float,
+        typer.Option("--replan-time-limit", help="Seconds per (re-)planning solve (at most 600)."),
+    ] = 10.0,
+    early_start: Annotated[
+        bool,
+        typer.Option(
+            "--early-start", help="Start planned work as soon as possible, in plan order."
+        ),
+    ] = False,
+    transport_dispatch: Annotated[
+        str | None,
+        typer.Option(
+            "--transport-dispatch", help="AGV dispatch rule: nearest, fcfs, edd, optimised."
+        ),
+    ] = None,
+) -> None:
+    """Simulate a scenario once (full KPI report) or N times (KPI means with 95% CIs)."""
+    from twin.dispatch import policy_names
+    from twin.plan import REPLAN_EVENTS, check_replanning
+    from twin.variants import resolve
+
+    # ---- every option is checked before anything is read or simulated
+    check_experiment_options(seed, replications, workers, connect_timeout, kpis)
+    if replications is not None and out_dir is not None:
+        raise UserError("--out: writes one run; with --replications runs go to the store (--store)")
+    if force and out_dir is None:
+        raise UserError("--force: replaces a previous run output in --out; give --out DIR")
+    if out_dir is not None:
+        from twin.simulate import RunDirError, check_run_dir
+
+        try:
+            check_run_dir(out_dir, force)
+        except RunDirError as exc:
+            raise UserError(f"--out {exc}") from None
+    store = make_store(store_dir, no_store) if replications is not None else None
+    if replications is None and store_dir is not None and not no_store:
+        store = make_store(store_dir, no_store)
+    events = tuple(e.strip() for e in (replan_on or "").split(",") if e.strip())
+    if replan_on is not None and not events:
+        raise UserError(
+            f"--replan-on: bad value {replan_on!r}: expected a comma list of: "
+            f"{', '.join(REPLAN_EVENTS)}"
+        )
+    every = parse_hours("--replan-every", replan_every, 1.0)
+    freeze_h = parse_hours("--freeze", freeze)
+    check_number(
+        "--replan-time-limit", replan_time_limit, 0, MAX_REPLAN_TIME_LIMIT_S, "seconds", True
+    )
+    check_replanning(events, every, freeze_h or 0.0)
+    if plan_file is None and (events or every is not None or early_start):
+        raise UserError("--replan-on/--replan-every/--early-start: need --plan FILE or --plan auto")
+    overrides = list(sets or [])
+    if transport_dispatch is not None:
+        from twin.transport import rule_names
+
+        if transport_dispatch not in rule_names():
+            raise UserError(
+                f"--transport-dispatch: bad value {transport_dispatch!r}: unknown rule; expected "
+                f"one of: {', '.join(rule_names())}"
+            )
+        overrides.append(f"fleet.dispatch={transport_dispatch}")
+    if dispatch is not None:
+        if dispatch not in policy_names():
+            raise UserError(
+                f"--dispatch: bad value {dispatch!r}: unknown policy; expected one of: "
+                f"{', '.join(policy_names())}"
+            )
+        overrides.append(f"dispatch={dispatch}")
+
+    variant = resolve(scenario, variants, overrides)
+    planned = _plan_run(
+        variant.scenario,
+        seed,
+        plan_file,
+        events,
+        every,
+        freeze_h or 0.0,
+        replan_time_limit,
+        early_start,
+        quiet=as_json,
+    )
+    if planned is not None and planned.scenario is not variant.scenario:
+        import dataclasses
+
+        variant = dataclasses.replace(variant, scenario=planned.scenario)
+    options = planned.options if planned is not None else {}
+
+    if replications is not None:
+        from twin.cli.render import footer, show_intervals
+        from twin.experiment import task_options
+
+        [result] = run_experiment_cli(
+            [variant],
+            seed,
+            replications,
+            store,
+            fresh,
+            workers,
+            dask,
+            connect_timeout,
+            as_json,
+            task_options(options),
+        )
+        names = kpi_names([result], kpis)
+        summary = result_summary(result, names)
+        if as_json:
+            print_json({"seed": seed, "replications": replications, **summary})
+            return
+        show_intervals(
+            f"{variant.scenario.name}: {replications} replications, seed {seed} (95% CI)",
+            [("mean", summary["kpis"], False)],
+            caption="mean ± 95% CI half-width",
+        )
+        footer([result], store)
+        return
+
+    result = _simulate_once(variant.scenario, seed, options, quiet=as_json)
+    selected = check_kpi_patterns([result.kpis], kpis) if kpis else None
+    if out_dir is not None:
+        from twin.simulate import RunDirError, write_run_dir
+
+        try:
+            write_run_dir(result, out_dir, force=force)
+        except RunDirError as exc:
+            raise UserError(f"--out {exc}") from None
+    run_id = None
+    if store is not None:
+        from twin.experiment import store_run
+
+        run_id = store_run(store, variant, result, options, planned.label if planned else None)
+    if as_json:
+        print_json(result.kpis)
+        return
+    from twin.cli.render import show_kpis, show_selected
+
+    if selected is not None:
+        show_selected(result.kpis, selected)
+    else:
+        show_kpis(result.kpis)
+    saved = [str(p) for p in (out_dir,) if p] + ([f"{store.root} as {run_id}"] if run_id else [])
+    out.print(
+        f"{result.meta['events']:,} events in {result.wall_seconds:.2f} s"
+        + (f"; saved to {' and '.join(saved)}" if saved else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _plan_run(
+    sc: Any,
+    seed: int,
+    plan_file: str | None,
+    events: tuple[str, ...],
+    every: float | None,
+    freeze: float,
+    time_limit: float,
+    early_start: bool,
+    quiet: bool,
+) -> Any:
+    """``optimizer.plan_commands.prepare_plan_run`` for the options (None without --plan),
+    with the planning progress on a terminal and the plan's warnings on stderr."""
+    if plan_file is None:
+        return None
+    from optimizer.plan_commands import prepare_plan_run
+    from twin.cli.plan import planning_progress
+
+    with planning_progress(f"planning {sc.name}", time_limit, quiet or plan_file != "auto") as cb:
+        planned = prepare_plan_run(
+            sc,
+            seed,
+            plan_file,
+            replan_on=events,
+            replan_every=every,
+            freeze=freeze,
+            time_limit=time_limit,
+            early_start=early_start,
+            progress=cb,
+        )
+    for w in planned.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    return planned
+
+
+def _simulate_once(sc: Any, seed: int, options: dict[str, Any], quiet: bool) -> Any:
+    """One replication, with a progress bar of simulated hours on stderr unless ``quiet``."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from twin.simulate import simulate
+
+    if quiet or not err.is_terminal:  # (a bar on a pipe is only noise)
+        return simulate(sc, seed=seed, **options)
+    with Progress(
+        TextColumn("[bold]simulating[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} h"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(sc.name, total=sc.simulation.horizon)
+        return simulate(sc, seed=seed, progress=lambda t: bar.update(task, completed=t), **options)
+
+
+@app.command()
+@user_errors
+def layout(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out_file: Annotated[
+        Path,
+        typer.Option("--out", help="HTML file to write (a file twin wrote before is replaced)."),
+    ] = Path("layout.html"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing file twin did not write.")
+    ] = False,
+) -> None:
+    """Draw the scenario's layout graph (nodes by kind, segments, one-way arrows) as HTML."""
+    import tempfile
+
+    from twin.cli.files import check_output_file, is_layout_html, replace_file
+
+    check_output_file("--out", out_file, force, is_layout_html, "a layout drawing")
+    sc = load(scenario)
+    if sc.layout is None:
+        raise UserError(f"{scenario}: layout: bad value None: expected a layout section to draw")
+    from twin.transport import write_layout_html
+
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_file.name}.", suffix=".html", dir=out_file.parent)
+    import os
+
+    os.close(fd)
+    try:
+        write_layout_html(sc, Path(tmp))
+        replace_file(Path(tmp), out_file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    out.print(f"wrote {out_file}", highlight=False)
