@@ -65,20 +65,15 @@ def dash(
     port: Annotated[int, typer.Option(help="Port.")] = 8050,
 ) -> None:
     """Serve the dashboard over a run store (play back, compare, launch what-ifs)."""
+    if store_dir.exists() and not store_dir.is_dir():
+        raise UserError(f"--store {store_dir}: a file is there; expected a run store folder")
     from twin.store import Store
 
     Store(store_dir).check_writable()
-    if store_dir.exists() and not store_dir.is_dir():
-        raise UserError(f"--store {store_dir}: a file is there; expected a run store folder")
-    check_bind(host, port)  # at once, before the dashboard's imports take their seconds
-    from dashboard.app import serve
+    check_bind(host, port)  # at once, with the options' names, before the dashboard's imports
+    from dashboard.app import ServeError, serve
 
     try:
-        from dashboard.app import ServeError
-    except ImportError:  # an older dashboard: the check above is all there is
-        serve(store_dir, host, port)
-        return
-    try:
-        serve(store_dir, host, port)
+        serve(store_dir, host, port)  # checks the address again, and raises before printing
     except ServeError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(f"twin dash: {exc}") from None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,6 +19,7 @@ from twin.cli.common import (
     check_int,
     check_number,
     check_seed,
+    err,
     out,
     parse_hours,
     print_json,
@@ -29,6 +32,22 @@ MAX_ROUTE_SEED = 2**31 - 1  # the solvers' seeds are C ints
 MAX_FLEET_SEEDS = 100
 """Twin replications checking each fleet size."""
 MAX_WAIT_H = 168.0
+
+
+@contextlib.contextmanager
+def solver_progress(label: str, quiet: bool) -> Iterator[Callable[[Any], None] | None]:
+    """A transient status line on stderr while a solver works, fed with
+    ``optimizer.progress.Progress`` reports (phase, elapsed, incumbent, bound). Yields the
+    callback (None, and nothing shown, when ``quiet`` or stderr is not a terminal)."""
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    with err.status(f"[bold]{label}[/]") as status:
+
+        def update(p: Any) -> None:
+            status.update(f"[bold]{label}[/] {p.line(max(20, err.width - len(label) - 4))}")
+
+        yield update
 
 
 @app.command()
@@ -73,10 +92,11 @@ def route(
             f"--format: bad value {fmt!r}: expected one of: scenario, "
             f"{', '.join(BENCHMARK_FORMATS)}"
         )
-    if fmt == "scenario":
-        result = route_scenario(source, time_limit, seed, solver)
-    else:
-        result = route_benchmark(fmt, source, time_limit, seed, solver)
+    with solver_progress(f"routing {source.name}", as_json) as progress:
+        if fmt == "scenario":
+            result = route_scenario(source, time_limit, seed, solver, progress=progress)
+        else:
+            result = route_benchmark(fmt, source, time_limit, seed, solver, progress=progress)
     if out_file is not None:
         write_output(out_file, json.dumps(result, indent=1))
     if as_json:
@@ -126,16 +146,18 @@ def fleet(
     from optimizer.fleet_commands import fleet_size
 
     try:
-        result = fleet_size(
-            scenario,
-            wait,
-            time_limit,
-            tuple(range(seeds)),
-            tuple(compare or ()),
-            solver=solver,
-            service=service / 100.0,
-            plan=plan_file,
-        )
+        with solver_progress(f"sizing the fleet of {scenario.name}", as_json) as progress:
+            result = fleet_size(
+                scenario,
+                wait,
+                time_limit,
+                tuple(range(seeds)),
+                tuple(compare or ()),
+                solver=solver,
+                service=service / 100.0,
+                plan=plan_file,
+                progress=progress,
+            )
     except ScenarioError:
         raise
     except ValueError as exc:
