@@ -253,7 +253,7 @@ _SPECS = (
         product=_PRODUCT,
         value=Attr("due_h", "float", unit="h since start"),
         step=Attr("priority", "integer"),
-        detail=Attr("quantity", "string", unit="kg, as text"),
+        detail=Attr("order_quantity", "string", unit="kg, as text"),
     ),
     _spec(
         "batch_release",
@@ -290,8 +290,9 @@ _SPECS = (
     ),
     _spec(
         "clean_start",
-        "cleaning starts",
+        "cleaning starts (batch: the one it cleans for)",
         unit=_UNIT,
+        batch=Obj("batch", "cleaned for"),
         state=Attr("cleaning", "string"),
         value=_h("duration_h"),
     ),
@@ -344,9 +345,10 @@ _SPECS = (
     ),
     _spec(
         "state",
-        "a unit changes state",
+        "a unit changes state, or the batch holding it changes",
         [Change("unit", "state", "state"), Change("unit", "power_kw", "value")],
         unit=_UNIT,
+        batch=Obj("batch", "holding batch"),
         state=Attr("state", "string", required=True),
         value=Attr("power_kw", "float", unit="kW"),
     ),

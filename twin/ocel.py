@@ -237,83 +237,167 @@ def _convert(value: Any, otype: str, start: dt.datetime) -> Any:
         return None
 
 
+_STR, _INT, _FLOAT = 0, 1, 2  # how a column marks "none": None, -1, NaN
+
+
+def _null_kind(column: str) -> int:
+    return _INT if column in ("batch", "step") else _FLOAT if column == "value" else _STR
+
+
+@dataclass(frozen=True)
+class _ExportPlan:
+    """How the rows of one kind become an event (built once per kind from the table)."""
+
+    objects: tuple[tuple[str, str, str], ...]  # column, object type, qualifier
+    attributes: tuple[tuple[str, str, int], ...]  # column, attribute name, null kind
+    generic: tuple[str, ...]  # columns the kind does not describe
+    o2o: tuple[tuple[str, str, str], ...]  # object-to-object relations its objects make
+    changes: tuple[tuple[Any, ...], ...]  # column, attribute, op, source, when, type, static
+
+
+@functools.cache
+def _export_plan(kind: str) -> _ExportPlan:
+    spec = SCHEMA[kind]
+    objs = spec.objects()
+    types = {o.type for o in objs.values()}
+    changes = []
+    for ch in spec.changes:
+        otype = objs[ch.column].type
+        atype = OBJECT_TYPES[otype].attributes[ch.attribute]
+        if ch.source.startswith("="):
+            op, src = "=", ch.source[1:]
+        elif ch.source.startswith("-"):
+            op, src = "-", ch.source[1:]
+        else:
+            op, src = "<-", ch.source
+        static = ch.attribute in OBJECT_TYPES[otype].static
+        changes.append((ch.column, ch.attribute, op, src, ch.when, atype, static))
+    return _ExportPlan(
+        tuple((c, o.type, o.qualifier) for c, o in objs.items()),
+        tuple((c, a.name, _null_kind(c)) for c, a in spec.attributes().items()),
+        tuple(c for c in OBJECT_COLUMNS if c not in spec.columns),
+        tuple((a, b, q) for a, b, q in O2O if a in types and b in types),
+        tuple(changes),
+    )
+
+
+def _has_generic(table: pa.Table, kinds: np.ndarray, names: list[str]) -> np.ndarray:
+    """Rows with a value in a column their kind does not describe."""
+    nonnull: dict[str, np.ndarray] = {}
+    for c in OBJECT_COLUMNS:
+        col = table.column(c)
+        if c in ("batch", "step"):
+            nonnull[c] = col.to_numpy() != -1
+        elif c == "value":
+            nonnull[c] = ~np.isnan(col.to_numpy())
+        else:
+            nonnull[c] = col.is_valid().to_numpy(zero_copy_only=False)
+    out = np.zeros(table.num_rows, dtype=bool)
+    for code, kind in enumerate(names):
+        rows = kinds == code
+        if rows.any():
+            for c in _export_plan(kind).generic:
+                out |= rows & nonnull[c]
+    return out
+
+
+def _pylist(col: pa.ChunkedArray) -> list[Any]:
+    """A column as Python values (dictionary columns decoded through their dictionary, which
+    is many times faster than ``to_pylist``)."""
+    arr = col.combine_chunks()
+    if not pa.types.is_dictionary(arr.type):
+        return arr.to_pylist()
+    words = [*arr.dictionary.to_pylist(), None]
+    idx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return [words[k] for k in idx.tolist()]
+
+
 def _to_doc(table: pa.Table, start: dt.datetime, meta: dict[str, Any]) -> _Doc:
     n = table.num_rows
     times = iso_times(start, table.column("t").to_numpy())
-    kinds = table.column("kind").to_pylist()
-    cols = {c: table.column(c).to_pylist() for c in OBJECT_COLUMNS}
+    kind_col = table.column("kind").combine_chunks()
+    if not pa.types.is_dictionary(kind_col.type):
+        kind_col = kind_col.dictionary_encode()
+    names = kind_col.dictionary.to_pylist()
+    codes = kind_col.indices.to_numpy(zero_copy_only=False)
+    generic_rows = _has_generic(table, codes, names)
+    kinds = [names[k] for k in codes.tolist()]
+    cols = {c: _pylist(table.column(c)) for c in OBJECT_COLUMNS}
     text_of = batch_ids(table)  # batches with text ids (a MES log) keep them
     event_types: dict[str, dict[str, str]] = {}
     objects: dict[str, _Object] = {}
     o2o_seen: set[tuple[str, str, str]] = set()
-    current: dict[tuple[str, str], Any] = {}  # (object, attribute) -> value, for "-column"
-    last: dict[tuple[str, str], int] = {}  # (object, attribute) -> index of its last value
+    # (object, attribute) -> [[value, time], ...]: a value when it differs from the one before
+    history: dict[tuple[str, str], list[list[Any]]] = {}
     events: list[_Event] = []
+    state_col = cols["state"]
     for i in range(n):
         kind = kinds[i]
-        spec = SCHEMA[kind]
-        declared = event_types.get(kind)
-        if declared is None:
-            declared = event_types[kind] = {a.name: a.type for a in spec.attributes().values()}
+        plan = _export_plan(kind)
+        if kind not in event_types:
+            event_types[kind] = {a.name: a.type for a in SCHEMA[kind].attributes().values()}
         attrs: list[tuple[str, Any]] = []
         rels: list[tuple[str, str]] = []
-        related: dict[str, str] = {}  # object type -> id
-        for c in OBJECT_COLUMNS:
+        ids: dict[str, str] = {}  # column -> object id
+        for c, otype, qual in plan.objects:
             v = cols[c][i]
-            if is_null(c, v):
+            if v is None or v == -1:  # (a text never equals -1)
                 continue
-            s = spec.columns.get(c)
-            if isinstance(s, Obj):
-                oid = _oid(s.type, text_of.get(v, v) if c == "batch" else v)
-                if oid not in objects:
-                    objects[oid] = _Object(oid, s.type)
-                rels.append((oid, s.qualifier))
-                related[s.type] = oid
-            elif isinstance(s, Attr):
-                attrs.append((s.name, v if s.type == "string" else _convert(v, s.type, start)))
-            else:  # a column the kind does not describe: kept under the column's name
-                declared.setdefault(c, column_type(c))
-                attrs.append((c, v))
-        for src, dst, q in O2O:
-            if src in related and dst in related:
-                key = (related[src], related[dst], q)
-                if key not in o2o_seen:
-                    o2o_seen.add(key)
-                    objects[related[src]].relationships.append((related[dst], q))
-        for ch in spec.changes:
-            name = cols[ch.column][i]
-            if is_null(ch.column, name) or (ch.when and cols["state"][i] not in ch.when):
+            oid = f"{otype}:{text_of.get(v, v) if text_of and c == 'batch' else v}"
+            if oid not in objects:
+                objects[oid] = _Object(oid, otype)
+            rels.append((oid, qual))
+            ids[c] = oid
+        for c, name, nk in plan.attributes:
+            v = cols[c][i]
+            if v is None or (nk == _INT and v == -1) or (nk == _FLOAT and v != v):
                 continue
-            otype = spec.columns[ch.column].type  # type: ignore[union-attr]
-            oid = _oid(otype, text_of.get(name, name) if ch.column == "batch" else name)
-            atype = OBJECT_TYPES[otype].attributes[ch.attribute]
-            if ch.source.startswith("="):
-                value = _convert(ch.source[1:], atype, start)
-            elif ch.source.startswith("-"):
-                before = current.get((oid, ch.attribute))
-                taken = cols[ch.source[1:]][i]
-                if before is None or is_null(ch.source[1:], taken):
+            attrs.append((name, v))
+        if generic_rows[i]:  # a column the kind does not describe: kept under its name
+            for c in plan.generic:
+                v = cols[c][i]
+                if not is_null(c, v):
+                    event_types[kind].setdefault(c, column_type(c))
+                    attrs.append((c, v))
+        if plan.o2o:
+            by_type = {oid.split(":", 1)[0]: oid for oid in ids.values()}
+            for src, dst, q in plan.o2o:
+                if src in by_type and dst in by_type:
+                    key = (by_type[src], by_type[dst], q)
+                    if key not in o2o_seen:
+                        o2o_seen.add(key)
+                        objects[by_type[src]].relationships.append((by_type[dst], q))
+        for c, attribute, op, src, when, atype, static in plan.changes:
+            oid = ids.get(c)
+            if oid is None or (when and state_col[i] not in when):
+                continue
+            key = (oid, attribute)
+            hist = history.get(key)
+            if op == "=":
+                value = _convert(src, atype, start)
+            elif op == "-":
+                taken = cols[src][i]
+                if not hist or is_null(src, taken):
                     continue
-                value = before - taken
+                value = hist[-1][0] - taken
             else:
-                raw = cols[ch.source][i]
-                value = None if is_null(ch.source, raw) else _convert(raw, atype, start)
+                raw = cols[src][i]
+                value = None if is_null(src, raw) else _convert(raw, atype, start)
             if value is None:
                 continue
-            key = (oid, ch.attribute)
-            current[key] = value
-            obj = objects[oid]
-            if ch.attribute in OBJECT_TYPES[otype].static and key not in last:
-                last[key] = len(obj.attributes)
-                obj.attributes.append((ch.attribute, value, EPOCH))
-                continue
-            k = last.get(key)
-            if k is not None and obj.attributes[k][2] == times[i]:  # same instant: last wins
-                obj.attributes[k] = (ch.attribute, value, times[i])
-            else:
-                last[key] = len(obj.attributes)
-                obj.attributes.append((ch.attribute, value, times[i]))
+            if hist is None:
+                history[key] = [[value, EPOCH if static else times[i]]]
+            elif hist[-1][1] == times[i]:  # one value per instant: the last
+                hist[-1][0] = value
+                if len(hist) > 1 and hist[-2][0] == value:  # back to what it was: no change
+                    hist.pop()
+            elif hist[-1][0] != value:
+                hist.append([value, times[i]])
         events.append(_Event(f"e{i}", kind, times[i], attrs, rels))
+    for (oid, attribute), hist in history.items():
+        objects[oid].attributes.extend((attribute, v, t) for v, t in hist)
+    for obj in objects.values():
+        obj.attributes.sort(key=lambda a: a[2])  # by time (ISO texts of one format; stable)
     used = {o.type for o in objects.values()}
     object_types = {t: dict(OBJECT_TYPES[t].attributes) for t in OBJECT_TYPES if t in used}
     return _Doc(event_types, object_types, events, objects, meta)
@@ -576,6 +660,58 @@ def _pairs(items: Any, where: str, key: str, second: str, need_time: bool = Fals
     return out
 
 
+def _fast_event(e: dict) -> _Event:
+    """An event of a well-formed file (any deviation raises TypeError/KeyError)."""
+    eid, etype, time = e["id"], e["type"], e["time"]
+    attrs = [(a["name"], a.get("value")) for a in e.get("attributes") or ()]
+    rels = [(r["objectId"], r.get("qualifier", "")) for r in e.get("relationships") or ()]
+    if not (type(eid) is str and type(etype) is str and type(time) is str):
+        raise TypeError
+    if not all(type(n) is str for n, _ in attrs):
+        raise TypeError
+    if not all(type(o) is str and type(q) is str for o, q in rels):
+        raise TypeError
+    return _Event(eid, etype, time, attrs, rels)
+
+
+def _checked_event(e: Any, where: str) -> _Event:
+    _need(isinstance(e, dict), where, e, "an event object with id, type and time")
+    for k in ("id", "type", "time"):
+        _need(isinstance(e.get(k), str), f"{where}.{k}", e.get(k), "text")
+    return _Event(
+        e["id"],
+        e["type"],
+        e["time"],
+        _pairs(e.get("attributes"), where + ".attributes", "name", "value"),
+        _pairs(e.get("relationships"), where + ".relationships", "objectId", "qualifier"),
+    )
+
+
+def _fast_object(o: dict) -> _Object:
+    oid, otype = o["id"], o["type"]
+    attrs = [(a["name"], a.get("value"), a["time"]) for a in o.get("attributes") or ()]
+    rels = [(r["objectId"], r.get("qualifier", "")) for r in o.get("relationships") or ()]
+    if not (type(oid) is str and type(otype) is str):
+        raise TypeError
+    if not all(type(n) is str and type(t) is str for n, _, t in attrs):
+        raise TypeError
+    if not all(type(x) is str and type(q) is str for x, q in rels):
+        raise TypeError
+    return _Object(oid, otype, attrs, rels)
+
+
+def _checked_object(o: Any, where: str) -> _Object:
+    _need(isinstance(o, dict), where, o, "an object with id and type")
+    for k in ("id", "type"):
+        _need(isinstance(o.get(k), str), f"{where}.{k}", o.get(k), "text")
+    return _Object(
+        o["id"],
+        o["type"],
+        _pairs(o.get("attributes"), where + ".attributes", "name", "value", need_time=True),
+        _pairs(o.get("relationships"), where + ".relationships", "objectId", "qualifier"),
+    )
+
+
 def _read_json(p: Path) -> _Doc:
     raw = p.read_bytes()
     try:
@@ -609,33 +745,19 @@ def _read_json(p: Path) -> _Doc:
         raise LogError(f"{src}: {len(items):,} events; a log may have at most {MAX_EVENTS:,}")
     events = []
     for i, e in enumerate(items):
-        where = f"{src}: $.events[{i}]"
-        _need(isinstance(e, dict), where, e, "an event object with id, type and time")
-        for k in ("id", "type", "time"):
-            _need(isinstance(e.get(k), str), f"{where}.{k}", e.get(k), "text")
-        events.append(
-            _Event(
-                e["id"],
-                e["type"],
-                e["time"],
-                _pairs(e.get("attributes"), where + ".attributes", "name", "value"),
-                _pairs(e.get("relationships"), where + ".relationships", "objectId", "qualifier"),
-            )
-        )
+        try:
+            events.append(_fast_event(e))
+        except (TypeError, KeyError, AttributeError):  # say exactly what is wrong
+            events.append(_checked_event(e, f"{src}: $.events[{i}]"))
     objs = data["objects"]
     _need(isinstance(objs, list), f"{src}: $.objects", objs, "a list")
     objects: dict[str, _Object] = {}
     for i, o in enumerate(objs):
-        where = f"{src}: $.objects[{i}]"
-        _need(isinstance(o, dict), where, o, "an object with id and type")
-        for k in ("id", "type"):
-            _need(isinstance(o.get(k), str), f"{where}.{k}", o.get(k), "text")
-        objects[o["id"]] = _Object(
-            o["id"],
-            o["type"],
-            _pairs(o.get("attributes"), where + ".attributes", "name", "value", need_time=True),
-            _pairs(o.get("relationships"), where + ".relationships", "objectId", "qualifier"),
-        )
+        try:
+            obj = _fast_object(o)
+        except (TypeError, KeyError, AttributeError):
+            obj = _checked_object(o, f"{src}: $.objects[{i}]")
+        objects[obj.id] = obj
     meta = data.get("pharmatwin")
     return _Doc(
         event_types,

@@ -151,6 +151,13 @@ def test_every_kind_is_described_and_the_table_is_consistent():
             assert ch.source.startswith("=") or src in spec.columns, (kind, ch)
     for src, dst, q in O2O:
         assert src in OBJECT_TYPES and dst in OBJECT_TYPES and q
+    # one attribute name, one type, whichever kind has it: process-mining tools flatten event
+    # attributes into one table of columns
+    typed: dict[str, set[str]] = {}
+    for spec in SCHEMA.values():
+        for a in spec.attributes().values():
+            typed.setdefault(a.name, set()).add(a.type)
+    assert {n: t for n, t in typed.items() if len(t) > 1} == {}
 
 
 def test_the_docs_hold_the_table():
@@ -224,17 +231,19 @@ def test_json_export_relates_objects_and_tracks_their_attributes(osd, tmp_path):
     }
     statuses = [a["value"] for a in batch["attributes"] if a["name"] == "status"]
     assert statuses[:3] == ["released", "processing", "step_done"]
-    # a unit's state attribute follows its state events (of two at one instant, the last)
+    # a unit's state attribute is its state after each instant at which it changed
     unit = quals["unit"]
-    states: list[tuple[str, str]] = []
+    after: dict[str, str] = {}  # instant -> the state after it (the last event of the instant)
     for e in doc["events"]:
         if e["type"] == "state" and e["relationships"][0]["objectId"] == unit:
-            value = next(a["value"] for a in e["attributes"] if a["name"] == "state")
-            if states and states[-1][0] == e["time"]:
-                states.pop()
-            states.append((e["time"], value))
+            after[e["time"]] = next(a["value"] for a in e["attributes"] if a["name"] == "state")
+    changes, before = [], None
+    for time, value in after.items():
+        if value != before:
+            changes.append((time, value))
+        before = value
     tracked = [(a["time"], a["value"]) for a in objects[unit]["attributes"] if a["name"] == "state"]
-    assert tracked == states and len(states) > 3
+    assert tracked == changes and len(changes) > 3
     cls = [r for r in objects[unit]["relationships"] if r["qualifier"] == "instance of"]
     assert len(cls) == 1 and objects[cls[0]["objectId"]]["type"] == "equipment_class"
     # a lot's quantity goes down by what is picked from it
@@ -286,22 +295,41 @@ def test_sqlite_export_has_the_ocel_relational_layout(osd, tmp_path):
     assert cols == ["ocel_id", "ocel_time", "state", "power_kw"]
     t0 = con.execute("SELECT ocel_time FROM event_state ORDER BY rowid LIMIT 1").fetchone()[0]
     assert t0 == sc.start.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # the object tables hold what the JSON form holds: static values in the initial row,
+    # then one row per change
+    export_ocel(table, {"start": sc.start}, tmp_path / "osd.json")
+    doc = json.loads((tmp_path / "osd.json").read_text(encoding="utf-8"))
     omap = dict(con.execute("SELECT ocel_type, ocel_type_map FROM object_map_type"))
-    unit_table = f"object_{omap['unit']}"
-    initial = con.execute(
-        f"SELECT count(*) FROM {unit_table} WHERE ocel_changed_field IS NULL AND class IS NOT NULL"
-    ).fetchone()[0]
-    assert initial == Counter(table["kind"].to_pylist())["unit_added"]
-    changes = con.execute(
-        f"SELECT count(*) FROM {unit_table} WHERE ocel_changed_field = 'state'"
-    ).fetchone()[0]
-    kinds = table["kind"].to_pylist()
-    instants = {
-        (u, t)
-        for u, t, k in zip(table["unit"].to_pylist(), table["t"].to_pylist(), kinds, strict=True)
-        if k == "state"
+    from_sqlite: dict[str, list] = {}
+    for suffix in omap.values():
+        names = [r[1] for r in con.execute(f"PRAGMA table_info(object_{suffix})")]
+        assert names[:3] == ["ocel_id", "ocel_time", "ocel_changed_field"]
+        for row in con.execute(f"SELECT * FROM object_{suffix} ORDER BY rowid"):
+            oid, time, changed, *values = row
+            for name, v in zip(names[3:], values, strict=True):
+                if v is not None and changed in (None, name):
+                    assert (changed is None) == time.startswith("1970-01-01"), (oid, name)
+                    from_sqlite.setdefault(oid, []).append((name, v, time))
+
+    def sql(time: str) -> str:  # the SQLite form's spelling of a time
+        return time.replace("T", " ").removesuffix("Z")
+
+    from_json = {
+        o["id"]: [
+            (a["name"], sql(a["value"]) if a["name"] == "due" else a["value"], sql(a["time"]))
+            for a in o["attributes"]
+        ]
+        for o in doc["objects"]
+        if o["attributes"]
     }
-    assert changes == len(instants)  # one value per unit and instant
+    assert set(from_sqlite) == set(from_json)
+    for oid, attrs in from_json.items():
+        got = sorted(from_sqlite[oid], key=lambda a: (a[2], a[0]))
+        want = sorted(attrs, key=lambda a: (a[2], a[0]))
+        assert [(n, t) for n, _, t in got] == [(n, t) for n, _, t in want], oid
+        assert [str(v) if not isinstance(v, float) else repr(v) for _, v, _ in got] == [
+            v for _, v, _ in want
+        ], oid
     qual = con.execute(
         "SELECT DISTINCT ocel_qualifier FROM event_object eo JOIN event e ON e.ocel_id = "
         "eo.ocel_event_id WHERE e.ocel_type = 'lot_receipt'"
