@@ -107,8 +107,9 @@ def read_log(
 
     ``start`` gives the calendar start where the log has none of its own (a bare
     events.parquet, a MES file with hours; for OCEL and MES files with dates it replaces the
-    default, midnight of the first event's day). ``unmapped`` applies to OCEL logs from
-    other systems: ``"error"`` or ``"skip"`` event types that map to no twin kind.
+    default, midnight of the first event's day). ``unmapped`` says what to do with event
+    types (of an OCEL or MES log from another system) that map to no twin kind: ``"error"``
+    or ``"skip"`` (left out, counted in ``meta["skipped"]``).
     """
     p = Path(path)
     if not p.exists():
@@ -137,9 +138,9 @@ def read_log(
         info["synthesized"] = meta["synthesized"]
         return _observed(table, meta["start"], meta["format"], p, info)
     if suffix == ".csv":
-        table, used = mes.read_mes_log(p, start)
-        return _observed(table, used, "mes-csv", p, {})
-    return _read_parquet(p, start)
+        table, used, skipped = mes.read_mes_log(p, start, unmapped=unmapped)
+        return _observed(table, used, "mes-csv", p, {"skipped": skipped})
+    return _read_parquet(p, start, unmapped)
 
 
 def _observed(
@@ -153,7 +154,7 @@ def _observed(
     return ObservedLog(table, start, source, path, first, end, batch_ids(table), meta)
 
 
-def _read_parquet(p: Path, start: dt.datetime | None) -> ObservedLog:
+def _read_parquet(p: Path, start: dt.datetime | None, unmapped: str) -> ObservedLog:
     try:
         names = pq.read_schema(p).names
     except (pa.ArrowException, OSError) as exc:
@@ -161,8 +162,8 @@ def _read_parquet(p: Path, start: dt.datetime | None) -> ObservedLog:
     lowered = {n.strip().lower() for n in names}
     if {"t", "kind"} <= lowered and "timestamp" not in lowered:
         return _read_events(p, start, "events", _run_meta(p.parent))
-    table, used = mes.read_mes_log(p, start)
-    return _observed(table, used, "mes-parquet", p, {})
+    table, used, skipped = mes.read_mes_log(p, start, unmapped=unmapped)
+    return _observed(table, used, "mes-parquet", p, {"skipped": skipped})
 
 
 def _read_events(p: Path, start: dt.datetime | None, source: str, meta: dict) -> ObservedLog:

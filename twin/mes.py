@@ -33,6 +33,7 @@ import math
 import os
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,21 +89,27 @@ MAX_HOURS = 1_000_000.0
 _EVENT_EXPECTED = "a twin kind (step_start, state, ...) or an alias listed in docs/event_logs.md"
 
 
-def read_mes(path: str | Path, scenario_start: dt.datetime | None = None) -> pa.Table:
+def read_mes(
+    path: str | Path, scenario_start: dt.datetime | None = None, *, unmapped: str = "error"
+) -> pa.Table:
     """Read a MES event file (``.csv`` or ``.parquet``) into the twin's event-log table.
 
     ``scenario_start`` is the calendar start of model time: required when the timestamps
     are hours, optional with ISO timestamps (then midnight of the first event's day). The
-    table's schema metadata holds text batch ids (``log_schema.batch_ids``). LogError naming
-    the file, the line or row, the bad value and what was expected for every bad input.
+    table's schema metadata holds text batch ids (``log_schema.batch_ids``). An event type
+    that is no kind or alias is an error (``unmapped="error"``) or its rows are left out
+    (``"skip"``). LogError naming the file, the line or row, the bad value and what was
+    expected for every bad input.
     """
-    return read_mes_log(path, scenario_start)[0]
+    return read_mes_log(path, scenario_start, unmapped=unmapped)[0]
 
 
 def read_mes_log(
-    path: str | Path, scenario_start: dt.datetime | None = None
-) -> tuple[pa.Table, dt.datetime]:
-    """:func:`read_mes`, also giving the start it used."""
+    path: str | Path, scenario_start: dt.datetime | None = None, *, unmapped: str = "error"
+) -> tuple[pa.Table, dt.datetime, dict[str, int]]:
+    """:func:`read_mes`, also giving the start it used and the rows it skipped per event."""
+    if unmapped not in ("error", "skip"):
+        raise LogError(f"unmapped: bad value {unmapped!r}; expected 'error' or 'skip'")
     p = Path(path)
     if not p.is_file():
         raise LogError(f"{p}: no such file; expected a MES event file (.csv or .parquet)")
@@ -113,7 +120,7 @@ def read_mes_log(
         header, rows, where = _parquet_rows(p)
     else:
         raise LogError(f"{p}: extension {p.suffix or '(none)'!r}; expected .csv or .parquet")
-    return _to_table(str(p), header, rows, where, scenario_start)
+    return _to_table(str(p), header, rows, where, scenario_start, unmapped)
 
 
 # --------------------------------------------------------------------------- reading
@@ -219,7 +226,8 @@ def _to_table(
     rows: list[list[Any]],
     where: Callable[[int], str],
     start: dt.datetime | None,
-) -> tuple[pa.Table, dt.datetime]:
+    unmapped: str,
+) -> tuple[pa.Table, dt.datetime, dict[str, int]]:
     if not rows:
         raise LogError(f"{source}: holds no events; expected one row per event")
 
@@ -227,6 +235,31 @@ def _to_table(
         k = header.get(name)
         v = None if k is None else r[k]
         return None if isinstance(v, float) and math.isnan(v) and name != "value" else v
+
+    # event types first: rows of unmapped types are left out before anything else is read
+    kinds: list[str] = []
+    kept: list[int] = []
+    skipped: Counter[str] = Counter()
+    for i, r in enumerate(rows):
+        ev = cell(r, "event")
+        kind = kind_of(str(ev)) if ev is not None else None
+        if kind is None:
+            if unmapped == "skip" and ev is not None:
+                skipped[str(ev)] += 1
+                continue
+            raise LogError(
+                f"{where(i)}: event: bad value {ev!r}; expected {_EVENT_EXPECTED} (or read "
+                "with unmapped='skip' to leave such rows out)"
+            )
+        kinds.append(kind)
+        kept.append(i)
+    if not kept:
+        raise LogError(f"{source}: no row has an event type of the twin; see docs/event_logs.md")
+    if skipped:
+        rows = [rows[i] for i in kept]
+
+    def at(j: int) -> str:  # where row j (of the rows kept) is in the file
+        return where(kept[j])
 
     # times: all hours or all date-times
     first = cell(rows[0], "timestamp")
@@ -236,12 +269,12 @@ def _to_table(
     for i, r in enumerate(rows):
         v = cell(r, "timestamp")
         if v is None:
-            raise LogError(f"{where(i)}: timestamp: empty; expected {TIME_EXPECTED} or hours")
+            raise LogError(f"{at(i)}: timestamp: empty; expected {TIME_EXPECTED} or hours")
         if hours_mode:
             h = _number(v)
             if h is None or isinstance(v, dt.datetime) or not abs(h) <= MAX_HOURS:
                 raise LogError(
-                    f"{where(i)}: timestamp: bad value {v!r}; expected a number of hours "
+                    f"{at(i)}: timestamp: bad value {v!r}; expected a number of hours "
                     f"(at most {MAX_HOURS:,.0f}), as in the first row, or ISO 8601 date-times "
                     "throughout"
                 )
@@ -258,7 +291,7 @@ def _to_table(
             except ValueError:
                 hint = " (hours, where the first row has a date-time)" if _number(v) else ""
                 raise LogError(
-                    f"{where(i)}: timestamp: bad value {v!r}{hint}; expected {TIME_EXPECTED}"
+                    f"{at(i)}: timestamp: bad value {v!r}{hint}; expected {TIME_EXPECTED}"
                 ) from None
     if hours_mode:
         if start is None:
@@ -268,26 +301,22 @@ def _to_table(
                 "start=...)) or ISO 8601 timestamps"
             )
     else:
-        check_zones(stamps, lambda i: f"{where(i)}: timestamp")
+        check_zones(stamps, lambda i: f"{at(i)}: timestamp")
         if start is None:
             start = midnight(min(stamps))
         hours = hours_since(stamps, start)
     if hours.min() < 0:
         k = int(np.argmin(hours))
         raise LogError(
-            f"{where(k)}: timestamp: {cell(rows[k], 'timestamp')!r} is before the start "
+            f"{at(k)}: timestamp: {cell(rows[k], 'timestamp')!r} is before the start "
             f"{start.isoformat()}; expected events at or after the start"
         )
 
     cols: dict[str, list[Any]] = {c: [] for c in OBJECT_COLUMNS}
-    kinds: list[str] = []
     texts: list[str | None] = []
     for i, r in enumerate(rows):
         ev = cell(r, "event")
-        kind = kind_of(str(ev)) if ev is not None else None
-        if kind is None:
-            raise LogError(f"{where(i)}: event: bad value {ev!r}; expected {_EVENT_EXPECTED}")
-        kinds.append(kind)
+        kind = kinds[i]
         for c in ("unit", "order", "product", "state", "detail"):
             v = cell(r, c)
             cols[c].append(None if v is None else str(v))
@@ -302,7 +331,7 @@ def _to_table(
             n = _number(s)
             if n is None or not n.is_integer() or not 0 <= n < 32767:
                 raise LogError(
-                    f"{where(i)}: step: bad value {s!r}; expected a whole number from 0 "
+                    f"{at(i)}: step: bad value {s!r}; expected a whole number from 0 "
                     "(the recipe step index)"
                 )
             cols["step"].append(int(n))
@@ -312,7 +341,7 @@ def _to_table(
         else:
             n = _number(v)
             if n is None:
-                raise LogError(f"{where(i)}: value: bad value {v!r}; expected a number")
+                raise LogError(f"{at(i)}: value: bad value {v!r}; expected a number")
             cols["value"].append(n)
         for c, spec in SCHEMA[kind].columns.items():
             empty = texts[-1] is None if c == "batch" else cols[c][-1] in (None, -1)
@@ -321,8 +350,7 @@ def _to_table(
             if spec.required and empty:
                 what = f"the {spec.type}" if isinstance(spec, Obj) else spec.name
                 raise LogError(
-                    f"{where(i)}: {c}: empty; a {ev!r} event (kind {kind}) needs {what} in "
-                    f"column {c}"
+                    f"{at(i)}: {c}: empty; a {ev!r} event (kind {kind}) needs {what} in column {c}"
                 )
     order = np.argsort(hours, kind="stable")
     numbers, text_of = _batch_numbers([texts[k] for k in order])
@@ -331,7 +359,7 @@ def _to_table(
         {"t": hours[order], "kind": [kinds[k] for k in order], "batch": numbers, **sorted_cols},
         batch_text=text_of or None,
     )
-    return table, start
+    return table, start, dict(skipped)
 
 
 def _batch_numbers(texts: list[str | None]) -> tuple[list[int], dict[int, str]]:

@@ -130,6 +130,15 @@ def test_foreign_ocel_through_read_log(tmp_path):
     assert log.start == dt.datetime(2026, 3, 2) and log.end == 34.0
 
 
+def test_unmapped_rows_of_a_mes_file_through_read_log(tmp_path):
+    p = tmp_path / "mes.csv"
+    p.write_text("timestamp,event,unit,state\n1.0,state,u,idle\n2.0,coffee,,\n2.5,coffee,,\n")
+    with pytest.raises(LogError, match="line 3: event: bad value 'coffee'"):
+        read_log(p, start=dt.datetime(2026, 1, 5))
+    log = read_log(p, start=dt.datetime(2026, 1, 5), unmapped="skip")
+    assert log.meta["skipped"] == {"coffee": 2} and log.table.num_rows == 1 and log.end == 1.0
+
+
 # --------------------------------------------------------------------------- bad input
 def _write(tmp_path, name: str, data: bytes | str):
     p = tmp_path / name

@@ -216,6 +216,19 @@ def test_bad_headers(tmp_path, text, message):
         read_mes(_csv(tmp_path, text))
 
 
+def test_rows_of_other_event_types_are_an_error_or_left_out(tmp_path):
+    p = _csv(
+        tmp_path,
+        HEADER + "2026-03-01T23:00:00,shift_handover,,,,,,,\n"
+        "2026-03-02T06:00:00,state,u,,,,,idle,\n"
+        "whenever,shift_handover,,,,,,,\n",  # a skipped row is not read any further
+    )
+    with pytest.raises(LogError, match=r"line 2: event: bad value 'shift_handover'.*'skip'"):
+        read_mes(p)
+    table = read_mes(p, unmapped="skip")
+    assert table["kind"].to_pylist() == ["state"] and table["t"].to_pylist() == [6.0]
+
+
 def test_hours_need_a_start_and_events_not_before_it(tmp_path):
     p = _csv(tmp_path, "timestamp,event,unit,state\n0.5,state,u,idle\n")
     with pytest.raises(LogError, match="timestamps are hours, so the calendar start"):
