@@ -187,7 +187,7 @@ def _read_events(p: Path, start: dt.datetime | None, source: str, meta: dict) ->
         name, own = _scenario_start(scenario)
         if name:
             info.setdefault("scenario", name)
-        start = start or own
+        start = own  # the run's own calendar start wins over a default from the caller
     if start is None:
         raise LogError(
             f"{p}: no scenario.yaml beside it (or in the run folder above) to give the calendar "

@@ -49,6 +49,7 @@ def test_a_run_folder(run):
     assert (log.first, log.end, log.horizon) == (t[0], t[-1], t[-1])
     assert log.hours(sc.start + dt.timedelta(hours=30.5)) == 30.5
     assert log.time(30.5) == sc.start + dt.timedelta(hours=30.5) and not log.batch_ids
+    assert read_log(out, start=dt.datetime(2030, 1, 1)).start == sc.start  # its own start wins
 
 
 def test_a_stored_run_and_its_replications(run, tmp_path):
