@@ -323,6 +323,8 @@ def test_a_store_that_is_not_there_is_not_empty(tmp_path, monkeypatch):
         (["run", TINY, "-n", "2", "--no-store", "--store", "x"], ["--no-store"]),
         (["run", TINY, "-n", "2", "--out", "x"], ["--out", "--replications"]),
         (["run", TINY, "--force"], ["--force", "--out"]),
+        (["run", TINY, "--workers", "2"], ["--workers", "only with --replications"]),
+        (["run", TINY, "--dask", "local", "--fresh"], ["--dask/--fresh", "only with"]),
         (["run", TINY, "--dispatch", "fastest"], ["--dispatch", "'fastest'", "edd"]),
         (["run", TINY, "--transport-dispatch", "teleport"], ["--transport-dispatch"]),
         (["run", TINY, "--set", "units.press_1.cnt=2"], ["--set units.press_1.cnt=2"]),

@@ -449,9 +449,9 @@ def show_adherence(p: Mapping[str, Any]) -> None:
     pairs = [
         ("operations started", f"{p['operations_started']} of {p['operations_planned']} planned"),
         (
-            "start deviation mean / |mean| / p95 |dev|",
-            f"{hours(dev.get('mean'), 2)} / {hours(dev.get('mean_abs'), 2)} / "
-            f"{hours(dev.get('p95_abs'), 2)} h",
+            "start deviation",
+            f"mean {_signed(dev.get('mean'))} h, mean absolute {hours(dev.get('mean_abs'), 2)} h, "
+            f"p95 absolute {hours(dev.get('p95_abs'), 2)} h",
         ),
         ("operations started > 1 h late", str(p.get("late_operations", 0))),
         (
@@ -476,6 +476,10 @@ def show_adherence(p: Mapping[str, Any]) -> None:
         ("re-plans", str(p.get("replans", 0))),
     ]
     show_pairs("plan adherence", pairs)
+
+
+def _signed(x: float | None) -> str:
+    return "-" if x is None else f"{x:+,.2f}"
 
 
 def value_text(v: Any) -> str:

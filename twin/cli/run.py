@@ -145,6 +145,13 @@ def run(
     check_experiment_options(seed, replications, workers, connect_timeout, kpis)
     if replications is not None and out_dir is not None:
         raise UserError("--out: writes one run; with --replications runs go to the store (--store)")
+    if replications is None:
+        unused = [o for o, v in (("--workers", workers), ("--dask", dask), ("--fresh", fresh)) if v]
+        if unused:
+            raise UserError(
+                f"{'/'.join(unused)}: only with --replications N (a single run runs in this "
+                "process)"
+            )
     if force and out_dir is None:
         raise UserError("--force: replaces a previous run output in --out; give --out DIR")
     if out_dir is not None:
