@@ -20,6 +20,7 @@ from twin.cli import app
 
 TINY = str(SCENARIOS / "tiny.yaml")
 DENSE = str(DATA / "dense_loop.yaml")
+STN = str(SCENARIOS.parent / "benchmarks" / "instances" / "stn" / "kondili_stnscheduler_H10.json")
 runner = CliRunner()
 
 
@@ -123,6 +124,10 @@ def files(tmp_path: Path) -> dict[str, Path]:
         (["plan", TINY, "--seed", str(2**40)], ["--seed", "2,147,483,647"]),
         (["plan", TINY, "--format", "xml"], ["--format", "'xml'", "scenario, jsplib, fjsp"]),
         (["plan", TINY, "--solver", "no_such_solver", "--time-limit", "1"], ["no_such_solver"]),
+        (["plan", "--format", "stn", STN, "--mode", "fast"], ["--mode", "'fast'", "rolling"]),
+        (["plan", TINY, "--mode", "rolling"], ["--mode", "only with --format stn"]),
+        (["plan", "--format", "stn", STN, "--horizon", "4w"], ["--horizon", "own horizon"]),
+        (["plan", "--format", "stn", STN, "--time-limit", "nan"], ["--time-limit", "nan"]),
         # twin route, fleet, dash
         (["route", str(SCENARIOS / "distribution.yaml"), "--time-limit", "nan"],
          ["--time-limit", "nan"]),
@@ -185,7 +190,7 @@ def test_an_unreadable_file_is_named(tmp_path):
 
 
 def test_bad_instance_files_are_named(tmp_path, files):
-    for fmt in ("jsplib", "fjsp"):
+    for fmt in ("jsplib", "fjsp", "stn"):
         for kind in ("missing", "empty", "binary", "folder"):
             assert str(files[kind]) in bad("plan", "--format", fmt, files[kind], "--time-limit", "1")
     for kind in ("missing", "folder"):

@@ -153,3 +153,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.solver
+def test_plan_stn_writes_its_answer_and_says_it_in_one_line(tmp_path):
+    stn = SCENARIOS.parent / "benchmarks" / "instances" / "stn" / "kondili_stnscheduler_H10.json"
+    out = tmp_path / "stn.json"
+    res = twin("plan", "--format", "stn", stn, "--time-limit", "60", "--out", out)
+    assert "objective 2744.375" in res.stdout and "reference 2744.375 reached" in res.stdout
+    assert json.loads(out.read_text())["status"] == "optimal"
+    twin("plan", "--format", "stn", stn, "--time-limit", "60", "--out", out)  # its own: replaced

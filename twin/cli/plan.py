@@ -29,7 +29,8 @@ from twin.cli.common import (
 
 app = typer.Typer()
 
-PLAN_FORMATS = ("scenario", "jsplib", "fjsp")
+PLAN_FORMATS = ("scenario", "jsplib", "fjsp", "stn")
+STN_MODES = ("auto", "monolithic", "rolling")  # mirrors optimizer.commands (not imported: pyomo)
 MAX_THREADS = 256  # mirrors optimizer.plan_commands.MAX_THREADS (not imported: pyomo)
 MAX_PLAN_SEED = 2**31 - 1  # the MILP solver's seed is a C int
 
@@ -88,7 +89,12 @@ def plan(
         Path, typer.Argument(help="Scenario YAML, or an instance file with --format.")
     ],
     fmt: Annotated[
-        str, typer.Option("--format", help="scenario (default), jsplib (job shop) or fjsp.")
+        str,
+        typer.Option(
+            "--format",
+            help="scenario (default), jsplib (job shop), fjsp (flexible job shop) or stn "
+            "(state-task network, JSON).",
+        ),
     ] = "scenario",
     horizon: Annotated[
         str | None, typer.Option(help="Plan the orders released before this (e.g. 4w).")
@@ -104,6 +110,10 @@ def plan(
         float | None, typer.Option("--mip-gap", help="Relative MIP gap, 0 to < 1.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed (generated orders, search).")] = 0,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="With --format stn: auto (default), monolithic or rolling."),
+    ] = None,
     out_file: Annotated[
         Path | None,
         typer.Option("--out", help="Write the plan (JSON); a plan twin wrote there is replaced."),
@@ -123,13 +133,34 @@ def plan(
     check_number("--mip-gap", mip_gap, 0, 1, high_open=True)
     check_seed("--seed", seed, MAX_PLAN_SEED)
     hours = parse_hours("--horizon", horizon, 0.0, low_open=True)
-    if fmt != "scenario" and (horizon is not None or mip_gap is not None):
+    if fmt in ("jsplib", "fjsp") and (horizon is not None or mip_gap is not None):
         raise UserError(
             f"--horizon/--mip-gap: only for scenarios; --format {fmt} schedules the instance whole"
         )
+    if fmt == "stn" and horizon is not None:
+        raise UserError("--horizon: only for scenarios; an STN instance has its own horizon")
+    if mode is not None and fmt != "stn":
+        raise UserError(f"--mode: only with --format stn (not --format {fmt})")
+    if mode is not None and mode not in STN_MODES:
+        raise UserError(f"--mode: bad value {mode!r}: expected one of: {', '.join(STN_MODES)}")
     if out_file is not None:
         ours = is_plan_json if fmt == "scenario" else is_result_json
         check_output_file("--out", out_file, force, ours, "a plan")
+    if fmt == "stn":
+        from optimizer.commands import plan_stn, stn_summary
+
+        result = plan_stn(source, time_limit, solver, threads, mip_gap, mode or "auto", seed)
+        if out_file is not None:
+            write_output(out_file, json.dumps(result, indent=1))
+        if as_json:
+            print_json(result)
+        else:
+            out.print(
+                stn_summary(result) + (f"; saved to {out_file}" if out_file else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
+        return
     if fmt != "scenario":
         from optimizer.commands import plan_benchmark
 
