@@ -29,6 +29,7 @@ import numpy as np
 from optimizer.fleet_commands import compare_dispatch, fleet_size
 from optimizer.progress import Progress
 from twin.executors import LocalPool
+from twin.experiment import model_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,6 +108,7 @@ def main() -> None:
 
     dispatch = []
     seeds = list(range(args.dispatch_seeds))
+    model_hash()  # hashed before the fork: the workers run this process's code
     pool = LocalPool()
     for vehicles in (None, args.small_fleet):
         t1 = time.perf_counter()

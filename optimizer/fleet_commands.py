@@ -417,7 +417,9 @@ def fleet_size(
     own = executor is None
     if own:  # the workers start now, before any solver runs in this process
         from twin.executors import LocalPool
+        from twin.experiment import model_hash
 
+        model_hash()  # hashed before the fork: workers run this process's code, and know it
         executor = LocalPool()
     try:
         if plan is not None:

@@ -164,13 +164,14 @@ def _service_pass(
     leaves late trips in are re-solved exactly (``solve_service``). Stops once more than
     ``late_allowed`` trips are late (if given; then ``complete`` is False). Out of time, the
     greedy schedule of the remaining episodes stands (counted in ``unsolved``). ``report`` is
-    told after each episode the MILP re-solved."""
+    told how far the pass is, at most every ``REPORT_EVERY`` seconds."""
     t0 = time.perf_counter()
     states = start_states(demand, vehicles)
     late = done = solved = episodes = greedy_only = 0
     waits: list[float] = []
     complete = True
     pos = 0
+    next_report = t0 + REPORT_EVERY
     while pos < len(order):
         idx = _episode(prep, order, pos, states, window_h)
         pos += len(idx)
@@ -183,10 +184,13 @@ def _service_pass(
                 data = ServiceData.of(prep, idx, states, sol.pickups, late_h)
                 sol = solve_service(data, prep, replace(options, time_limit=limit), warm=sol)
                 solved += 1
-                if report is not None:
+                if report is not None and time.perf_counter() >= next_report:
+                    next_report = time.perf_counter() + REPORT_EVERY
                     budget = "" if late_allowed is None else f"/{late_allowed}"
                     report(
-                        "milp", f"{vehicles} AGVs: episode {solved}, {late + sol.late}{budget} late"
+                        "milp",
+                        f"{vehicles} AGVs, {100 * pos / len(order):.0f} % done, "
+                        f"{late + sol.late}{budget} late",
                     )
             else:  # out of time: the greedy schedule of the episode stands
                 greedy_only += 1
@@ -229,6 +233,9 @@ def _episode(
         out.append(k)
     return out
 
+
+REPORT_EVERY = 1.0
+"""Seconds between two progress reports of one MILP pass."""
 
 WINDOW_SECONDS = 0.5
 """Solver time per window of the service-level pass (its greedy schedule stands beyond)."""
@@ -310,7 +317,7 @@ def size_fleet_service(
             answer = n
         report(
             "greedy",
-            f"{n} AGVs: {100 * res.share:.2f} % on time ({res.late} late)",
+            f"{n} AGVs: {100 * res.share:.2f} % on time",
             incumbent=answer,
             bound=lower,
         )
