@@ -40,7 +40,6 @@ __all__ = [
     "check_number",
     "check_seed",
     "parse_hours",
-    "check_out_path",
     "MAX_SEED",
     "MAX_WORKERS_PER_CORE",
     "MAX_TIME_LIMIT_S",
@@ -276,22 +275,6 @@ def parse_hours(
             bound += f" and at most {_hours(high)}"
         raise UserError(f"{option}: bad value {value!r}: expected a duration of {bound}")
     return hours
-
-
-def check_out_path(option: str, path: Path, kind: str = "file") -> Path:
-    """An output file path: not a directory, in a folder that can be created."""
-    if kind == "file" and path.is_dir():
-        raise UserError(
-            f"{option} {path}: bad value {str(path)!r}: a folder is there; expected a file name"
-        )
-    for parent in path.resolve().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UserError(
-                    f"{option} {path}: bad value {str(path)!r}: {parent} is a file, not a folder"
-                )
-            break
-    return path
 
 
 def _bad(option: str, value: Any, expected: str) -> NoReturn:

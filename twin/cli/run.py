@@ -137,12 +137,75 @@ def run(
     ] = None,
 ) -> None:
     """Simulate a scenario once (full KPI report) or N times (KPI means with 95% CIs)."""
-    from twin.dispatch import policy_names
-    from twin.plan import REPLAN_EVENTS, check_replanning
     from twin.variants import resolve
 
-    # ---- every option is checked before anything is read or simulated
+    # every option is checked before anything is read or simulated
     check_experiment_options(seed, replications, workers, connect_timeout, kpis)
+    _check_one_or_many(replications, out_dir, force, workers, dask, fresh)
+    wants_store = replications is not None or store_dir is not None or no_store
+    store = make_store(store_dir, no_store) if wants_store else None
+    events, every, freeze_h = _replanning(
+        plan_file, replan_on, replan_every, freeze, replan_time_limit, early_start
+    )
+    overrides = _overrides(sets, dispatch, transport_dispatch)
+
+    variant = resolve(scenario, variants, overrides)
+    planned = _plan_run(
+        variant.scenario,
+        seed,
+        plan_file,
+        events,
+        every,
+        freeze_h,
+        replan_time_limit,
+        early_start,
+        quiet=as_json,
+    )
+    if planned is not None and planned.scenario is not variant.scenario:
+        import dataclasses
+
+        variant = dataclasses.replace(variant, scenario=planned.scenario)
+    if replications is None:
+        _run_once(variant, seed, planned, out_dir, force, store, kpis, as_json)
+        return
+    from twin.cli.render import footer, show_intervals
+    from twin.experiment import task_options
+
+    [result] = run_experiment_cli(
+        [variant],
+        seed,
+        replications,
+        store,
+        fresh,
+        workers,
+        dask,
+        connect_timeout,
+        as_json,
+        task_options(planned.options if planned is not None else None),
+    )
+    names = kpi_names([result], kpis)
+    summary = result_summary(result, names)
+    if as_json:
+        print_json({"seed": seed, "replications": replications, **summary})
+        return
+    show_intervals(
+        f"{variant.scenario.name}: {replications} replications, seed {seed} (95% CI)",
+        [("mean", summary["kpis"], False)],
+        caption="mean ± 95% CI half-width",
+    )
+    footer([result], store)
+
+
+def _check_one_or_many(
+    replications: int | None,
+    out_dir: Path | None,
+    force: bool,
+    workers: int | None,
+    dask: str | None,
+    fresh: bool,
+) -> None:
+    """Options that belong to one run (``--out``, ``--force``) or to replications
+    (``--workers``, ``--dask``, ``--fresh``); ``--out`` is checked before anything runs."""
     if replications is not None and out_dir is not None:
         raise UserError("--out: writes one run; with --replications runs go to the store (--store)")
     if replications is None:
@@ -161,9 +224,19 @@ def run(
             check_run_dir(out_dir, force)
         except RunDirError as exc:
             raise UserError(f"--out {exc}") from None
-    store = make_store(store_dir, no_store) if replications is not None else None
-    if replications is None and store_dir is not None and not no_store:
-        store = make_store(store_dir, no_store)
+
+
+def _replanning(
+    plan_file: str | None,
+    replan_on: str | None,
+    replan_every: str | None,
+    freeze: str,
+    time_limit: float,
+    early_start: bool,
+) -> tuple[tuple[str, ...], float | None, float]:
+    """The re-planning options, checked: (events, period in hours, frozen window in hours)."""
+    from twin.plan import REPLAN_EVENTS, check_replanning
+
     events = tuple(e.strip() for e in (replan_on or "").split(",") if e.strip())
     if replan_on is not None and not events:
         raise UserError(
@@ -171,78 +244,51 @@ def run(
             f"{', '.join(REPLAN_EVENTS)}"
         )
     every = parse_hours("--replan-every", replan_every, 1.0)
-    freeze_h = parse_hours("--freeze", freeze)
-    check_number(
-        "--replan-time-limit", replan_time_limit, 0, MAX_REPLAN_TIME_LIMIT_S, "seconds", True
-    )
-    check_replanning(events, every, freeze_h or 0.0)
+    freeze_h = parse_hours("--freeze", freeze) or 0.0
+    check_number("--replan-time-limit", time_limit, 0, MAX_REPLAN_TIME_LIMIT_S, "seconds", True)
+    check_replanning(events, every, freeze_h)
     if plan_file is None and (events or every is not None or early_start):
         raise UserError("--replan-on/--replan-every/--early-start: need --plan FILE or --plan auto")
+    return events, every, freeze_h
+
+
+def _overrides(sets: list[str] | None, dispatch: str | None, transport: str | None) -> list[str]:
+    """``--set`` options, with ``--dispatch`` and ``--transport-dispatch`` as overrides."""
     overrides = list(sets or [])
-    if transport_dispatch is not None:
+    if transport is not None:
         from twin.transport import rule_names
 
-        if transport_dispatch not in rule_names():
+        if transport not in rule_names():
             raise UserError(
-                f"--transport-dispatch: bad value {transport_dispatch!r}: unknown rule; expected "
+                f"--transport-dispatch: bad value {transport!r}: unknown rule; expected "
                 f"one of: {', '.join(rule_names())}"
             )
-        overrides.append(f"fleet.dispatch={transport_dispatch}")
+        overrides.append(f"fleet.dispatch={transport}")
     if dispatch is not None:
+        from twin.dispatch import policy_names
+
         if dispatch not in policy_names():
             raise UserError(
                 f"--dispatch: bad value {dispatch!r}: unknown policy; expected one of: "
                 f"{', '.join(policy_names())}"
             )
         overrides.append(f"dispatch={dispatch}")
+    return overrides
 
-    variant = resolve(scenario, variants, overrides)
-    planned = _plan_run(
-        variant.scenario,
-        seed,
-        plan_file,
-        events,
-        every,
-        freeze_h or 0.0,
-        replan_time_limit,
-        early_start,
-        quiet=as_json,
-    )
-    if planned is not None and planned.scenario is not variant.scenario:
-        import dataclasses
 
-        variant = dataclasses.replace(variant, scenario=planned.scenario)
+def _run_once(
+    variant: Any,
+    seed: int,
+    planned: Any,
+    out_dir: Path | None,
+    force: bool,
+    store: Any,
+    kpis: list[str] | None,
+    as_json: bool,
+) -> None:
+    """One replication: the full KPI report (or the ``--kpi`` selection), written to
+    ``--out`` and filed in the store when asked."""
     options = planned.options if planned is not None else {}
-
-    if replications is not None:
-        from twin.cli.render import footer, show_intervals
-        from twin.experiment import task_options
-
-        [result] = run_experiment_cli(
-            [variant],
-            seed,
-            replications,
-            store,
-            fresh,
-            workers,
-            dask,
-            connect_timeout,
-            as_json,
-            task_options(options),
-        )
-        names = kpi_names([result], kpis)
-        summary = result_summary(result, names)
-        if as_json:
-            print_json({"seed": seed, "replications": replications, **summary})
-            return
-        show_intervals(
-            f"{variant.scenario.name}: {replications} replications, seed {seed} (95% CI)",
-            [("mean", summary["kpis"], False)],
-            caption="mean ± 95% CI half-width",
-        )
-        footer([result], store)
-        return
-
     result = _simulate_once(variant.scenario, seed, options, quiet=as_json)
     selected = check_kpi_patterns([result.kpis], kpis) if kpis else None
     if out_dir is not None:
