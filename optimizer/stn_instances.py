@@ -123,7 +123,7 @@ def multiproduct_plant(products: int = 3, horizon: int = 48, seed: int = 0) -> S
     (finite, 60-120; every third product has no tank: NIS, the material waits in the reactor);
     a purification (I_p -> 0.9 product + 0.1 waste, 1-2 h) on one of two stills with a cleaning
     after each batch; products left at the end are worth 3-6, waste costs 1 to dispose of; two
-    soft demands per product, one in each half of the horizon (100-200 per 48 h, penalty 25 a
+    soft demands per product, one in each half of the horizon (60-120 per 48 h, penalty 25 a
     unit short), so the plan is driven by demand, not by filling the tanks."""
     rng = random.Random(seed)
     n_reactors = max(2, (products + 1) // 2 + 1)
@@ -171,7 +171,7 @@ def multiproduct_plant(products: int = 3, horizon: int = 48, seed: int = 0) -> S
         cleanings.append(Cleaning(still, purify, 1.0))
         for half in (0, 1):
             due = rng.randint(horizon // 4 + half * horizon // 2, (half + 1) * horizon // 2)
-            amount = round(horizon / 48 * rng.randint(100, 200) / 10) * 10
+            amount = round(horizon / 48 * rng.randint(60, 120) / 10) * 10
             demands.append(Demand(prod, float(due), float(amount), 25.0))
     changeovers = [
         Changeover(ut.unit, ut.task, other.task, 2.0)
