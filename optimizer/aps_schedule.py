@@ -346,7 +346,7 @@ class _Decoder:
             self.cleaning += self._extra_clean
             for p, s, e, n in mine:
                 self.pools.add(p, s, e, n)
-            self.acts.extend(a for a in acts if a.start < until)
+            self.acts.extend(acts)  # (one may start after ``until``: the twin gates it)
 
     # ------------------------------------------------------------------ segments
     def schedule_segment(self, seg_ops: tuple[int, ...], ready: float,

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from twin.equipment import Unit
     from twin.materials import Pick
     from twin.plant import Plant
+    from twin.state import BatchState
     from twin.streams import Stream
     from twin.transport import Fleet
 
@@ -99,14 +100,15 @@ def _scrap_on_hold(plant: Plant, batch: Batch, step: int, held: Unit | None) -> 
     plant.scrap(batch, step, "hold_time")
 
 
-def run_batch(plant: Plant, batch: Batch):
-    """The SimPy process of one batch."""
+def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
+    """The SimPy process of one batch; with ``resume``, the batch continues from that state
+    (a warm start: what is under way finishes in the remaining time, drawn from the duration
+    conditioned on the time already spent)."""
     env, log = plant.env, plant.log
     prod: Product = plant.scenario.products[batch.product]
+    recipe = prod.recipe
     codes = (log.code(batch.order), log.code(batch.product))
     order_c, product_c = codes
-    # positional (unit, batch, order, product, step, state, value): the hot path of every batch
-    log.emit(K_BATCH_RELEASE, -1, batch.id, order_c, product_c, -1, -1, batch.size)
     held: Unit | None = None
     fleet = plant.fleet
     inventory = plant.inventory
@@ -115,94 +117,130 @@ def run_batch(plant: Plant, batch: Batch):
     deadline = math.inf
     hold_policy = "deviation"
     hold_flagged = False
-    for i, step in enumerate(prod.recipe):
-        queue = plant.queues[step.equipment_class]
+    first, stage, enqueued = 0, 0, None
+    unit: Unit | None = None
+    if resume is None:
+        # positional (unit, batch, order, product, step, state, value): the hot path
+        log.emit(K_BATCH_RELEASE, -1, batch.id, order_c, product_c, -1, -1, batch.size)
+    else:
+        first = resume.step
+        stage = _RESUME_STAGE[resume.phase]
+        if resume.hold_deadline is not None and first > 0:
+            deadline = resume.hold_deadline
+            hold_policy = recipe[first - 1].on_hold_violation
+            hold_flagged = resume.hold_flagged
+        if resume.phase == "blocked":
+            held, stage = plant.unit_named[resume.unit], 0  # type: ignore[index]
+        elif stage > 0 and resume.unit is not None:
+            unit = plant.unit_named[resume.unit]
+        enqueued = resume.since if resume.phase in ("queued", "blocked") else None
+    for i in range(first, len(recipe)):
+        step = recipe[i]
         scale = batch.size / step.scale_reference if step.scale_reference else 1.0
-        needs: dict[str, float] = {}
-        if step.consumes and inventory is not None:
-            needs = _needs(plant, batch, i, step.consumes, carry)
-        while True:
-            if needs:  # wait until the materials are there before queueing for a unit
-                ready = inventory.wait_for(batch.id, i, needs)
+        staff = None
+        if stage == 0:  # take a unit (materials first, if the step needs some)
+            queue = plant.queues[step.equipment_class]
+            needs: dict[str, float] = {}
+            if step.consumes and inventory is not None:
+                needs = _needs(plant, batch, i, step.consumes, carry)
+            while True:
+                if needs:  # wait until the materials are there before queueing for a unit
+                    ready = inventory.wait_for(batch.id, i, needs)
+                    if deadline != math.inf and not hold_flagged:
+                        hold_flagged = yield from _hold_wait(plant, ready, deadline, batch, i)
+                        if hold_flagged and hold_policy == "scrap":
+                            inventory.cancel_wait(ready)
+                            _scrap_on_hold(plant, batch, i, held)
+                            return
+                    if not ready.triggered:
+                        yield ready
+                req = queue.request(
+                    batch.id,
+                    batch.order,
+                    batch.product,
+                    i,
+                    batch.due,
+                    batch.priority,
+                    step.duration.mean * scale,
+                    enqueued,
+                )
+                enqueued = None
                 if deadline != math.inf and not hold_flagged:
-                    hold_flagged = yield from _hold_wait(plant, ready, deadline, batch, i)
+                    hold_flagged = yield from _hold_wait(plant, req.event, deadline, batch, i)
                     if hold_flagged and hold_policy == "scrap":
-                        inventory.cancel_wait(ready)
+                        queue.cancel(req)
                         _scrap_on_hold(plant, batch, i, held)
                         return
-                if not ready.triggered:
-                    yield ready
-            req = queue.request(
-                batch.id,
-                batch.order,
-                batch.product,
-                i,
-                batch.due,
-                batch.priority,
-                step.duration.mean * scale,
-            )
-            if deadline != math.inf and not hold_flagged:
-                hold_flagged = yield from _hold_wait(plant, req.event, deadline, batch, i)
-                if hold_flagged and hold_policy == "scrap":
-                    queue.cancel(req)
-                    _scrap_on_hold(plant, batch, i, held)
-                    return
-            unit: Unit = yield req.event
-            if not needs or inventory.can_take(needs):
-                break
-            unit.release()  # another batch took the material first: give the unit back
-        arrivals: list[simpy.Event] = []
-        if held is not None:
-            if fleet is not None:
-                arrivals.append(
-                    fleet.request(
-                        held.station,
-                        unit.station,
-                        1,
-                        batch.due,
-                        batch.id,
-                        "ibc",
-                        on_pickup=held.release,
+                unit = yield req.event
+                if not needs or inventory.can_take(needs):
+                    break
+                unit.release()  # another batch took the material first: give the unit back
+            arrivals: list[simpy.Event] = []
+            if held is not None:
+                if fleet is not None:
+                    arrivals.append(
+                        fleet.request(
+                            held.station,
+                            unit.station,
+                            1,
+                            batch.due,
+                            batch.id,
+                            "ibc",
+                            on_pickup=held.release,
+                        )
                     )
-                )
+                else:
+                    held.release()
+                held = None
+            elif at_store is not None and fleet is not None:
+                chain = _from_store(fleet, at_store, plant.ibc_store, unit.station, batch)
+                arrivals.append(env.process(chain))
+                at_store = None
+            if needs:
+                got = inventory.request(batch.id, i, unit.code, needs)
+                assert got.triggered
+                if fleet is not None:
+                    arrivals.extend(_deliver_materials(plant, batch, got.value, unit))
+            if unit.needs_cleaning or unit.spec.cleaning.clean_hold is not None:
+                yield from unit.prepare(batch.product)
+            if arrivals and not all(ev.triggered for ev in arrivals):
+                unit.set_state("starved")
+                yield env.all_of(arrivals)
+        elif stage == 1:  # resumed with the unit claimed: finish a cleaning under way
+            yield from unit.resume_clean(batch.product, batch.rng)  # type: ignore[union-attr]
+        if stage <= 1:
+            setup = step.setup.sample(batch.rng) if step.setup.dist != "fixed" else step.setup.value
+            if plant.tracks_plan:  # following a plan: processing never starts before planned
+                planned = plant.policy.planned_start(batch.id, i)
+                if planned is not None and planned - setup > env.now + TIME_TOL:
+                    unit.set_state("idle")
+                    yield env.timeout(planned - setup - env.now)
+        elif stage == 2:  # resumed in setup: what is left of it
+            done = env.now - resume.since  # type: ignore[union-attr]
+            if resume.setup_hours is not None:  # type: ignore[union-attr]
+                setup = max(0.0, resume.setup_hours - done)  # type: ignore[union-attr]
             else:
-                held.release()
-            held = None
-        elif at_store is not None and fleet is not None:
-            chain = _from_store(fleet, at_store, plant.ibc_store, unit.station, batch)
-            arrivals.append(env.process(chain))
-            at_store = None
-        if needs:
-            got = inventory.request(batch.id, i, unit.code, needs)
-            assert got.triggered
-            if fleet is not None:
-                arrivals.extend(_deliver_materials(plant, batch, got.value, unit))
-        if unit.needs_cleaning or unit.spec.cleaning.clean_hold is not None:
-            yield from unit.prepare(batch.product)
-        if arrivals and not all(ev.triggered for ev in arrivals):
-            unit.set_state("starved")
-            yield env.all_of(arrivals)
-        setup = step.setup.sample(batch.rng) if step.setup.dist != "fixed" else step.setup.value
-        if plant.tracks_plan:  # following a plan: processing never starts before planned
-            planned = plant.policy.planned_start(batch.id, i)
-            if planned is not None and planned - setup > env.now + TIME_TOL:
-                unit.set_state("idle")
-                yield env.timeout(planned - setup - env.now)
-        staff = None
+                setup = step.setup.remaining(batch.rng, done)
+        else:
+            setup = 0.0
         if step.operators is not None:
             staff = plant.pools[step.operators.qualification]
-            grant = staff.request(step.operators.count)
+            if stage >= 2:  # resumed mid-step: its operators are already at work
+                grant = staff.take(step.operators.count)
+            else:
+                grant = staff.request(step.operators.count)
             if not grant.triggered:
-                unit.set_state("starved")
+                unit.set_state("starved")  # type: ignore[union-attr]
                 yield grant
         if setup > 0:
-            unit.set_state("setup")
-            log.emit(K_SETUP, unit=unit.code, batch=batch.id, step=i, value=setup)
+            unit.set_state("setup")  # type: ignore[union-attr]
+            if stage <= 1:
+                log.emit(K_SETUP, unit=unit.code, batch=batch.id, step=i, value=setup)  # type: ignore[union-attr]
             yield env.timeout(setup)
-        if not hold_flagged and hold_violated(env.now, deadline):
+        if stage <= 2 and not hold_flagged and hold_violated(env.now, deadline):
             log.emit(
                 K_DEVIATION,
-                unit=unit.code,
+                unit=unit.code,  # type: ignore[union-attr]
                 batch=batch.id,
                 order=order_c,
                 product=product_c,
@@ -213,40 +251,58 @@ def run_batch(plant: Plant, batch: Batch):
             if hold_policy == "scrap":
                 if staff is not None:
                     staff.release(step.operators.count)
-                unit.release()
+                unit.release()  # type: ignore[union-attr]
                 plant.scrap(batch, i, "hold_time")
                 return
-        hours = step.duration.sample(batch.rng) * scale
-        log.emit(
-            K_STEP_START,
-            unit.code,
-            batch.id,
-            order_c,
-            product_c,
-            i,
-            -1,
-            step.duration.ideal * scale,
-        )
-        if unit.ttf > hours:  # no breakdown can come: skip the breakdown-aware loop
-            unit.set_state("processing")
-            yield env.timeout(hours)
-            unit.ttf -= hours
+        if stage <= 2:
+            hours = step.duration.sample(batch.rng) * scale
+            log.emit(
+                K_STEP_START,
+                unit.code,  # type: ignore[union-attr]
+                batch.id,
+                order_c,
+                product_c,
+                i,
+                -1,
+                step.duration.ideal * scale,
+            )
+            left = hours
+        else:  # resumed while processing (or down): what is left of the step
+            done = resume.processed_h  # type: ignore[union-attr]
+            left = step.duration.remaining(batch.rng, done / scale) * scale
+            hours = done + left
+            if stage == 4:  # its unit is down: the repair comes first
+                yield from unit.resume_repair(batch.rng)  # type: ignore[union-attr]
+                if step.on_breakdown == "scrap":
+                    left = -1.0
+        stage = 0
+        if left < 0:
+            ok = False
+        elif unit.ttf > left:  # type: ignore[union-attr]  # no breakdown can come
+            unit.set_state("processing")  # type: ignore[union-attr]
+            yield env.timeout(left)
+            unit.ttf -= left  # type: ignore[union-attr]
             ok = True
         else:
-            ok = yield from unit.process(hours, step.on_breakdown == "scrap")
+            ok = yield from unit.process(left, step.on_breakdown == "scrap")  # type: ignore[union-attr]
         if staff is not None:
             staff.release(step.operators.count)
-        log.emit(K_STEP_END, unit.code, batch.id, order_c, product_c, i, -1, hours)
-        unit.finish_batch(batch.product)
+        log.emit(K_STEP_END, unit.code, batch.id, order_c, product_c, i, -1, hours)  # type: ignore[union-attr]
+        unit.finish_batch(batch.product)  # type: ignore[union-attr]
         if not ok:
-            unit.release()
+            unit.release()  # type: ignore[union-attr]
             plant.scrap(batch, i, "breakdown")
             return
         for m, qty in step.produces.items():
             q = qty.quantity(batch.size)
             carry[m] = carry.get(m, 0.0) + q
             log.emit(
-                K_PRODUCE, unit=unit.code, batch=batch.id, step=i, product=log.code(m), value=q
+                K_PRODUCE,
+                unit=unit.code,
+                batch=batch.id,
+                step=i,
+                product=log.code(m),
+                value=q,  # type: ignore[union-attr]
             )
         if step.max_hold is not None:
             deadline = env.now + step.max_hold
@@ -255,40 +311,58 @@ def run_batch(plant: Plant, batch: Batch):
             deadline = math.inf
         hold_flagged = False
         if step.transfer == "direct":
-            unit.set_state("blocked")
+            unit.set_state("blocked")  # type: ignore[union-attr]
             held = unit
         elif fleet is not None:
-            unit.set_state("blocked")
-            last = i == len(prod.recipe) - 1
+            unit.set_state("blocked")  # type: ignore[union-attr]
+            last = i == len(recipe) - 1
             dest, loads = (
                 _finished_destination(plant, prod, batch) if last else (plant.ibc_store, 1)
             )
             moved = fleet.request(
-                unit.station,
+                unit.station,  # type: ignore[union-attr]
                 dest,
                 loads,
                 batch.due,
                 batch.id,
                 "finished" if last else "ibc",
-                on_pickup=unit.release,
+                on_pickup=unit.release,  # type: ignore[union-attr]
             )
             if last:
                 yield moved
             else:
                 at_store = moved
         else:
-            unit.release()
+            unit.release()  # type: ignore[union-attr]
     qc: QCSpec | None = prod.qc or plant.scenario.qc
     released = True
     if qc is not None:  # without QC the batch is released at once, never in quarantine
-        log.emit(K_QUARANTINE, -1, batch.id, order_c, product_c)
-        t0 = env.now
+        in_qc = resume is not None and resume.phase in ("quarantine", "qc")
+        if in_qc and resume.quarantine_since is not None:  # type: ignore[union-attr]
+            t0 = resume.quarantine_since  # type: ignore[union-attr]
+        else:
+            log.emit(K_QUARANTINE, -1, batch.id, order_c, product_c)
+            t0 = env.now
         analysts = plant.pools[qc.qualification] if qc.qualification else None
-        if analysts is not None:
-            yield analysts.request(1)
-        log.emit(K_QC_START, batch=batch.id, order=order_c, product=product_c)
-        hands_on = qc.hands_on.sample(batch.rng)
-        lead = qc.lead_time.sample(batch.rng)
+        if in_qc and resume.phase == "qc":  # type: ignore[union-attr]  # hands-on under way
+            done = env.now - resume.since  # type: ignore[union-attr]
+            if resume.qc_hands_on is not None:  # type: ignore[union-attr]
+                hands_on = max(0.0, resume.qc_hands_on - done)  # type: ignore[union-attr]
+            else:
+                hands_on = qc.hands_on.remaining(batch.rng, done)
+            if hands_on <= 0:
+                analysts = None  # the analyst is done with it: only the lead time is left
+            elif analysts is not None:
+                yield analysts.take(1)
+        else:
+            if analysts is not None:
+                yield analysts.request(1)
+            hands_on = qc.hands_on.sample(batch.rng)
+            log.emit(K_QC_START, batch=batch.id, order=order_c, product=product_c, value=hands_on)
+        if in_qc:  # the lead time runs from quarantine: draw what is left of it
+            lead = qc.lead_time.remaining(batch.rng, env.now - t0) + (env.now - t0)
+        else:
+            lead = qc.lead_time.sample(batch.rng)
         if hands_on > 0:
             yield env.timeout(hands_on)
         if analysts is not None:
@@ -304,7 +378,20 @@ def run_batch(plant: Plant, batch: Batch):
         plant.batch_released(batch)
     else:
         log.emit(K_QC_REJECT, batch=batch.id, order=order_c, product=product_c)
-        plant.scrap(batch, len(prod.recipe), "qc_reject")
+        plant.scrap(batch, len(recipe), "qc_reject")
+
+
+_RESUME_STAGE = {
+    "queued": 0,
+    "blocked": 0,
+    "claimed": 1,
+    "setup": 2,
+    "processing": 3,
+    "down": 4,
+    "quarantine": 0,
+    "qc": 0,
+}
+"""Where a resumed batch picks up its current step (see ``run_batch``)."""
 
 
 def _from_store(fleet: Fleet, at_store: simpy.Event, store: str, station: str, batch: Batch):

@@ -7,7 +7,7 @@ are pluggable by name::
     @register_policy("my_rule")
     class MyRule(RankPolicy):
         def rank(self, req, unit, now):   # smaller is better
-            return (req.due, req.seq)
+            return (req.due, req.batch)
 
 Built in: ``fifo``, ``edd`` (earliest due date), ``spt`` (shortest planned step),
 ``priority`` (order priority, then EDD) and ``min_changeover`` (least expected cleaning on the
@@ -119,25 +119,25 @@ class Fifo(RankPolicy):
     arrival_order = True
 
     def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
-        return (req.enqueued, req.seq)
+        return (req.enqueued, req.batch)
 
 
 @register_policy("edd")
 class EarliestDue(RankPolicy):
     def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
-        return (req.due, req.enqueued, req.seq)
+        return (req.due, req.enqueued, req.batch)
 
 
 @register_policy("spt")
 class ShortestStep(RankPolicy):
     def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
-        return (req.planned, req.enqueued, req.seq)
+        return (req.planned, req.enqueued, req.batch)
 
 
 @register_policy("priority")
 class Priority(RankPolicy):
     def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
-        return (-req.priority, req.due, req.enqueued, req.seq)
+        return (-req.priority, req.due, req.enqueued, req.batch)
 
 
 @register_policy("min_changeover")
@@ -146,7 +146,7 @@ class MinChangeover(RankPolicy):
 
     def rank(self, req: Request, unit: Unit | None, now: float) -> tuple:
         assert unit is not None
-        return (unit.cleaning_estimate(req.product), req.due, req.enqueued, req.seq)
+        return (unit.cleaning_estimate(req.product), req.due, req.enqueued, req.batch)
 
 
 class ClassQueue:
@@ -174,7 +174,10 @@ class ClassQueue:
         due: float,
         priority: int,
         planned: float,
+        enqueued: float | None = None,
     ) -> Request:
+        """A batch asks for a unit of this class (``enqueued``: when it began to wait, if
+        before now: a batch resumed from a plant state keeps its place)."""
         self._seq += 1
         req = Request(
             batch,
@@ -184,11 +187,20 @@ class ClassQueue:
             due,
             priority,
             planned,
-            self.env.now,
+            self.env.now if enqueued is None else enqueued,
             self._seq,
             self.env.event(),
         )
-        self.waiting.append(req)
+        waiting = self.waiting
+        waiting.append(req)
+        # keep the queue in (arrival time, batch) order: requests arriving at one instant are
+        # ranked by batch number, never by the order SimPy happened to create them in (a
+        # restart from a plant state then decides exactly as the unbroken run did)
+        k = len(waiting) - 1
+        key = (req.enqueued, batch)
+        while k > 0 and (waiting[k - 1].enqueued, waiting[k - 1].batch) > key:
+            waiting[k], waiting[k - 1] = waiting[k - 1], waiting[k]
+            k -= 1
         self.dispatch()
         return req
 

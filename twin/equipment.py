@@ -28,11 +28,20 @@ from typing import TYPE_CHECKING
 
 from twin.dispatch import Request
 from twin.eventlog import kind_code
-from twin.rules import DIRTY, CleanState, cleaned, cleaning_needed, dirty_overrun, full_clean
+from twin.rules import (
+    DIRTY,
+    CleanState,
+    cleaned,
+    cleaning_duration,
+    cleaning_needed,
+    dirty_overrun,
+    full_clean,
+)
 from twin.scenario import UNIT_STATES, EquipmentClass
 
 if TYPE_CHECKING:
     from twin.plant import Plant
+    from twin.state import UnitState
 
 __all__ = ["Unit"]
 
@@ -74,6 +83,9 @@ class Unit:
         self.busy = False  # reserved by a batch, or cleaning/maintenance on its own
         self.open = open_now
         self.clean = CleanState()  # cleanliness, last product, campaign count, clocks
+        self.holder = -1  # the batch holding the unit (claimed, processing or blocked), or -1
+        self._shown_holder = -1
+        self._resumed: UnitState | None = None  # what the unit was doing at a warm start
         self._epoch = 0
         self.maint_due = False
         self.batches_since_maint = 0
@@ -91,10 +103,12 @@ class Unit:
 
     # ------------------------------------------------------------------ state
     def set_state(self, state: str) -> None:
-        if state != self.state:
+        """Log a change of state, or of the batch holding the unit (the event's batch)."""
+        if state != self.state or self.holder != self._shown_holder:
             self.state = state
+            self._shown_holder = holder = self.holder
             self.log.emit(
-                K_STATE, self.code, -1, -1, -1, -1, self._state_codes[state], self._kw[state]
+                K_STATE, self.code, holder, -1, -1, -1, self._state_codes[state], self._kw[state]
             )
 
     def _rest_state(self) -> str:
@@ -108,6 +122,7 @@ class Unit:
 
     def reserve(self, req: Request) -> None:
         self.busy = True
+        self.holder = req.batch
         self._epoch += 1
         if self.plant.tracks_plan:
             self.plant.reserved[(req.batch, req.step)] = (self.name, self.env.now)
@@ -157,7 +172,13 @@ class Unit:
         dur = 0.0 if dist is None else dist.sample(self.rng_clean)
         if dur > 0 or staff is not None:
             self.set_state("cleaning")
-            self.log.emit(K_CLEAN_START, unit=self.code, state=self.log.code(kind), value=dur)
+            self.log.emit(
+                K_CLEAN_START,
+                unit=self.code,
+                batch=self.holder,
+                state=self.log.code(kind),
+                value=dur,
+            )
             if dur > 0:
                 yield self.env.timeout(dur)
             if staff is not None:
@@ -199,8 +220,9 @@ class Unit:
         pool = self.plant.pools[rep.qualification] if rep else None
         if pool is not None:
             yield pool.request(1)
-        self.log.emit(K_REPAIR_START, unit=self.code)
-        yield env.timeout(self.spec.failures.mttr.sample(self.rng_repair))  # type: ignore[union-attr]
+        repair = self.spec.failures.mttr.sample(self.rng_repair)  # type: ignore[union-attr]
+        self.log.emit(K_REPAIR_START, unit=self.code, value=repair)
+        yield env.timeout(repair)
         if pool is not None:
             pool.release(1)
         self.log.emit(K_REPAIR_END, unit=self.code)
@@ -229,6 +251,7 @@ class Unit:
     def release(self) -> None:
         """The batch no longer holds the unit: maintain, rest or take the next batch."""
         self.busy = False
+        self.holder = -1
         self._epoch += 1
         if self.maint_due and self.open:
             self.env.process(self._maintain())
@@ -277,28 +300,143 @@ class Unit:
             if at > self.env.now:
                 yield self.env.timeout(at - self.env.now)
 
+    # ------------------------------------------------------------------ warm start
+    def restore(self, us: UnitState, holder: int) -> None:
+        """Take the state a plant-state snapshot gives the unit (before the run resumes)."""
+        self.clean = us.clean
+        self.batches_since_maint = us.batches_since_maintenance
+        self.maint_due = us.maintenance_due
+        self.holder = holder
+        self.busy = holder >= 0
+        f = self.spec.failures
+        if f is not None:  # remaining life of the failure clock, given the hours it has run
+            self.ttf = max(f.mtbf.remaining(self.rng_fail, us.operating_h), 1e-6)
+        self._resumed = us
+        self.state = ""  # show the state at the restart
+        self.set_state(us.state)
+
+    def resume(self):
+        """Process: continue the unit's own work under way at the restart (a dirty-hold or
+        maintenance activity without a batch); a free unit rests and watches its dirty clock."""
+        us = self._resumed
+        if us is None or self.holder >= 0:
+            return
+        if us.activity == "clean":
+            self.busy = True
+            yield from self._finish_clean(us)
+            self.release()
+        elif us.activity == "maintenance" or (us.state == "maintenance" and self.maint_due):
+            self.busy = True
+            yield from self._maintain(us)
+        elif not self.busy and self.open and self.maint_due:
+            self.busy = True
+            yield from self._maintain()
+        else:
+            self._watch_dirty()
+            self.queue.dispatch()
+
+    def _finish_clean(self, us: UnitState):
+        """Process: the rest of a cleaning under way at the restart."""
+        cl = self.spec.cleaning
+        kind = us.activity_kind or "full"
+        done = self.env.now - us.activity_since
+        if us.activity_hours is not None:
+            left = max(0.0, us.activity_hours - done)
+        else:
+            dist = (
+                full_clean(cl)
+                if kind == "full"
+                else cleaning_duration(
+                    cl, kind, self.clean.last_product, self.clean.last_product or ""
+                )
+            )
+            left = dist.remaining(self.rng_clean, done)
+        staff = None
+        if cl.operators is not None:  # the cleaners are at work already
+            staff = self.plant.pools[cl.operators.qualification]
+            yield staff.take(cl.operators.count)
+        self.set_state("cleaning")
+        if left > 0:
+            yield self.env.timeout(left)
+        if staff is not None:
+            staff.release(cl.operators.count)  # type: ignore[union-attr]
+        self.log.emit(K_CLEAN_END, unit=self.code, state=self.log.code(kind))
+        self.clean = cleaned(self.clean, kind, self.env.now)
+        self._resumed = None
+
+    def resume_clean(self, product: str, rng):
+        """Process (a batch resumed with this unit claimed): finish a cleaning under way, then
+        whatever cleaning the product still needs."""
+        us = self._resumed
+        if us is not None and us.activity == "clean":
+            yield from self._finish_clean(us)
+        self._resumed = None
+        if self.needs_cleaning or self.spec.cleaning.clean_hold is not None:
+            yield from self.prepare(product)
+
+    def resume_repair(self, rng):
+        """Process (a batch resumed while its unit is down): the rest of the repair, or the
+        whole repair if it had not started (waiting for a technician)."""
+        env = self.env
+        us = self._resumed
+        self._resumed = None
+        rep = self.plant.scenario.repairs
+        pool = self.plant.pools[rep.qualification] if rep else None
+        self.set_state("down")
+        repairing = us is not None and us.activity == "repair"
+        if pool is not None:  # a technician at work already, or one to wait for
+            yield pool.take(1) if repairing else pool.request(1)
+        if repairing:
+            done = env.now - us.activity_since
+            if us.activity_hours is not None:
+                left = max(0.0, us.activity_hours - done)
+            else:
+                left = self.spec.failures.mttr.remaining(self.rng_repair, done)  # type: ignore[union-attr]
+        else:
+            left = self.spec.failures.mttr.sample(self.rng_repair)  # type: ignore[union-attr]
+            self.log.emit(K_REPAIR_START, unit=self.code, value=left)
+        yield env.timeout(left)
+        if pool is not None:
+            pool.release(1)
+        self.log.emit(K_REPAIR_END, unit=self.code)
+        self.ttf = self._draw_ttf()
+
     # ------------------------------------------------------------------ maintenance, calendar
     def maintenance_timer(self, every: float):
-        """Process: mark maintenance due every ``every`` hours; start it when the unit is free."""
+        """Process: mark maintenance due at every multiple of ``every`` hours (from the
+        scenario start, also in a run resumed later); start it when the unit is free."""
         while True:
-            yield self.env.timeout(every)
+            due = (math.floor(self.env.now / every + 1e-9) + 1) * every
+            yield self.env.timeout(due - self.env.now)
             self.maint_due = True
             if not self.busy and self.open:
                 self.busy = True
                 self._epoch += 1
                 self.env.process(self._maintain())
 
-    def _maintain(self):
+    def _maintain(self, resumed: UnitState | None = None):
+        """Process: preventive maintenance (``resumed``: one under way at a restart)."""
         m = self.spec.maintenance
         assert m is not None
         self.busy = True
         self.set_state("maintenance")
-        yield from self._planned_gate("maintenance")
+        under_way = resumed is not None and resumed.activity == "maintenance"
+        if not under_way:
+            yield from self._planned_gate("maintenance")
         pool = self.plant.pools[m.qualification] if m.qualification else None
         if pool is not None:
-            yield pool.request(1)
-        self.log.emit(K_MAINT_START, unit=self.code)
-        yield self.env.timeout(m.duration.sample(self.rng_maint))
+            yield pool.take(1) if under_way else pool.request(1)
+        if under_way:
+            done = self.env.now - resumed.activity_since  # type: ignore[union-attr]
+            if resumed.activity_hours is not None:  # type: ignore[union-attr]
+                hours = max(0.0, resumed.activity_hours - done)  # type: ignore[union-attr]
+            else:
+                hours = m.duration.remaining(self.rng_maint, done)
+            self._resumed = None
+        else:
+            hours = m.duration.sample(self.rng_maint)
+            self.log.emit(K_MAINT_START, unit=self.code, value=hours)
+        yield self.env.timeout(hours)
         if pool is not None:
             pool.release(1)
         self.log.emit(K_MAINT_END, unit=self.code)

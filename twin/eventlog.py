@@ -46,21 +46,21 @@ KINDS = (
     "step_start",  # processing starts; value = ideal (OEE) duration
     "step_end",  # value = processing hours (without breakdown time)
     "setup",  # value = setup hours
-    "clean_start",  # state = minor|major|campaign|reclean|full
+    "clean_start",  # state = minor|major|campaign|reclean|full, batch = the batch it cleans for
     "clean_end",
     "breakdown",
-    "repair_start",
+    "repair_start",  # value = repair hours
     "repair_end",
-    "maintenance_start",
+    "maintenance_start",  # value = maintenance hours
     "maintenance_end",
     "deviation",  # state = hold_time|dirty_hold, value = hours over the limit
     "scrap",  # detail = reason
     "quarantine",  # only with QC: the batch waits for qc_start / qc_release / qc_reject
-    "qc_start",
+    "qc_start",  # value = the analyst's hands-on hours
     "qc_release",
     "qc_reject",
     "order_complete",
-    "state",  # unit state change; state = new state, value = kW drawn in it
+    "state",  # unit state change; state = new state, value = kW, batch = the batch holding it
     "run_end",  # value = horizon
     # material flow (twin/materials.py); the product column holds the material
     "lot_receipt",  # unit = warehouse, product = material, detail = lot, state = status, value = q
@@ -88,6 +88,9 @@ KINDS = (
     "plan_op",  # unit, order, batch = index of the batch in its order, step, value = planned start
     "plan_end",  # value = planned end of the last operation (the plan's makespan)
     "replan",  # value = operations in the new plan, detail = trigger
+    # warm starts (twin/state): what a run started from a plant state carries over
+    "order_resume",  # as order_release, for an order released before the state's instant
+    "batch_resume",  # batch, order, product, value = size, step = the step it is at
 )
 
 _NAN = math.nan

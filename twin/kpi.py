@@ -116,7 +116,7 @@ def state_hours(view: LogView, lo: float, hi: float) -> dict[str, dict[str, tupl
 def wip_series(table: pa.Table | LogView) -> tuple[np.ndarray, np.ndarray]:
     """(times, WIP after each change): batches on the floor, released and not finished."""
     view = table if isinstance(table, LogView) else LogView(table)
-    plus = view.kind("batch_release")
+    plus = view.kind("batch_release") | view.kind("batch_resume")
     minus = (
         view.kind("qc_release") | view.kind("qc_reject") | (view.kind("scrap") & ~_qc_scrap(view))
     )
@@ -189,15 +189,20 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
     for d in throughput.values():
         d["per_week"] = d["batches"] / weeks if weeks > 0 else 0.0
 
-    # lead time of the batches released to the floor in the window (and QC-released by its end)
+    # lead time of the batches released to the floor in the window (and QC-released by its end);
+    # a batch carried over by a warm start (batch_resume) was released before the window
     leads = np.array(
-        [ok_t[i] - release_t[b] for i, b in enumerate(ok_batches.tolist()) if release_t[b] >= lo]
+        [
+            ok_t[i] - release_t[b]
+            for i, b in enumerate(ok_batches.tolist())
+            if release_t.get(b, -math.inf) >= lo
+        ]
     )
     finished_t = np.concatenate([t[qc_ok], t[scrap & ~v.mask("detail", "qc_reject")], t[qc_bad]])
     makespan = float(finished_t.max() - t[rel].min()) if len(finished_t) and rel.any() else 0.0
 
     # orders
-    orel = v.kind("order_release")
+    orel = v.kind("order_release") | v.kind("order_resume")
     ocomp = v.kind("order_complete")
     due = dict(zip(v.strings("order", orel), v.value[orel].tolist(), strict=True))
     done_at = dict(zip(v.strings("order", ocomp), t[ocomp].tolist(), strict=True))

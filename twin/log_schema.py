@@ -298,9 +298,9 @@ _SPECS = (
     ),
     _spec("clean_end", "cleaning ends", unit=_UNIT, state=Attr("cleaning", "string")),
     _spec("breakdown", "a unit breaks down", unit=_UNIT),
-    _spec("repair_start", "repair starts", unit=_UNIT),
+    _spec("repair_start", "repair starts", unit=_UNIT, value=_h("repair_h")),
     _spec("repair_end", "repair ends", unit=_UNIT),
-    _spec("maintenance_start", "planned maintenance starts", unit=_UNIT),
+    _spec("maintenance_start", "planned maintenance starts", unit=_UNIT, value=_h("maintenance_h")),
     _spec("maintenance_end", "planned maintenance ends", unit=_UNIT),
     _spec(
         "deviation",
@@ -327,7 +327,13 @@ _SPECS = (
         [_status("batch", "quarantine")],
         **_BATCH_EVENT,
     ),
-    _spec("qc_start", "QC starts on a batch", [_status("batch", "in_qc")], **_BATCH_EVENT),
+    _spec(
+        "qc_start",
+        "QC starts on a batch",
+        [_status("batch", "in_qc")],
+        **_BATCH_EVENT,
+        value=_h("hands_on_h"),
+    ),
     _spec(
         "qc_release",
         "QC releases a batch",
@@ -543,6 +549,28 @@ _SPECS = (
         "the plant re-planned",
         value=Attr("operations", "float"),
         detail=Attr("trigger", "string"),
+    ),
+    _spec(
+        "order_resume",
+        "a run started from a plant state carries an open order over",
+        [
+            Change("order", "due", "value"),
+            Change("order", "priority", "step"),
+            Change("order", "quantity", "detail"),
+        ],
+        order=_ORDER_REQ,
+        product=_PRODUCT,
+        value=Attr("due_h", "float", unit="h since start"),
+        step=Attr("priority", "integer"),
+        detail=Attr("order_quantity", "string", unit="kg, as text"),
+    ),
+    _spec(
+        "batch_resume",
+        "a run started from a plant state carries a batch on the floor over",
+        [Change("batch", "size", "value"), Change("batch", "step", "step")],
+        **_BATCH_EVENT,
+        step=Attr("step", "integer"),
+        value=Attr("size", "float", unit="kg"),
     ),
 )
 

@@ -646,7 +646,7 @@ class FollowPlan:
                         return self._take(req, unit, op)
                     wake = claim if wake is None else min(wake, claim)
             # gap filling with work the plan does not know
-            for req in sorted(queue.waiting, key=lambda r: (r.due, r.enqueued, r.seq)):
+            for req in sorted(queue.waiting, key=lambda r: (r.due, r.enqueued, r.batch)):
                 k = (self._key(req), req.step)
                 if k in self._planned and k not in self._assigned:
                     continue  # (a step handed out before and given back, e.g. when its
@@ -672,7 +672,7 @@ class FollowPlan:
                 starts = {(o.key, o.step): o.start for o in self.plan.operations}
                 req = min(
                     queue.waiting,
-                    key=lambda r: (starts.get((self._key(r), r.step), math.inf), r.seq),
+                    key=lambda r: (starts.get((self._key(r), r.step), math.inf), r.batch),
                 )
                 self.overrides += 1
                 return self._take(req, unit)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -22,6 +23,9 @@ from twin.scenario import Scenario
 from twin.staff import ALWAYS, Calendar, Pool, run_calendar, week_offset
 from twin.streams import Stream, stream
 
+if TYPE_CHECKING:
+    from twin.state import PlantState
+
 __all__ = ["Plant", "PlannedOrder", "generate_orders"]
 
 K_RUN_START = kind_code("run_start")
@@ -30,6 +34,8 @@ K_ORDER_RELEASE = kind_code("order_release")
 K_ORDER_COMPLETE = kind_code("order_complete")
 K_SCRAP = kind_code("scrap")
 K_RUN_END = kind_code("run_end")
+K_ORDER_RESUME = kind_code("order_resume")
+K_BATCH_RESUME = kind_code("batch_resume")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +96,14 @@ class Plant:
         replication: int = 0,
         policy: Policy | None = None,
         env: simpy.Environment | None = None,
+        state: PlantState | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
         self.replication = replication
-        self.env = env or simpy.Environment()
+        self.state = state
+        t0 = 0.0 if state is None else state.time
+        self.env = env or simpy.Environment(initial_time=t0)
         self.log = EventLog(self.env)
         self._offset = week_offset(
             scenario.start.weekday(), scenario.start.hour + scenario.start.minute / 60
@@ -120,16 +129,20 @@ class Plant:
         self.size_of: dict[int, float] = {}
         self.open_batches = 0
         self.orders = generate_orders(scenario, seed, replication)
+        if state is not None:  # released before the state: in it, or not part of this plant
+            self.orders = [o for o in self.orders if o.release > t0 and o.id not in state.orders]
         self.all_released = False
         self.done = self.env.event()
         self._instant_end: simpy.Event | None = None
         log = self.log
-        log.emit(K_RUN_START, value=scenario.simulation.warmup, detail=log.code(scenario.name))
+        # the KPI window: from the warm-up, or (a warm start) from the state on
+        window = scenario.simulation.warmup if state is None else t0
+        log.emit(K_RUN_START, value=window, detail=log.code(scenario.name))
         for name, uid in scenario.unit_names():
             spec = scenario.units[uid]
             cls = scenario.equipment_classes[spec.equipment_class]
             cal = self.calendar(spec.shift or cls.shift)
-            unit = Unit(self, name, len(self.units), spec.equipment_class, cls, cal.is_open(0.0))
+            unit = Unit(self, name, len(self.units), spec.equipment_class, cls, cal.is_open(t0))
             unit.station = spec.station
             self.units.append(unit)
             self.queues[spec.equipment_class].units.append(unit)
@@ -139,8 +152,12 @@ class Plant:
                 detail=log.code(spec.equipment_class),
                 state=log.code(spec.room),
             )
+        self.unit_named = {u.name: u for u in self.units}
+        if state is not None:
+            self._restore(state)
         for unit in self.units:
-            unit.set_state(unit._rest_state())
+            if state is None:
+                unit.set_state(unit._rest_state())
             cal = self.calendar(scenario.units[unit.name.split("#")[0]].shift or unit.spec.shift)
             if not cal.always:
                 self.env.process(run_calendar(self.env, cal, unit.calendar_change))
@@ -148,7 +165,97 @@ class Plant:
             if m is not None and m.every is not None:
                 self.env.process(unit.maintenance_timer(m.every))
         self._build_material_flow()
+        if state is not None:
+            self._resume(state)
         self.env.process(self._release_orders())
+
+    # ------------------------------------------------------------------ warm start
+    def _restore(self, state: PlantState) -> None:
+        """Units and the order book as the state has them (before any process runs)."""
+        log = self.log
+        ids = {b.key: b.id for b in state.batches.values()}
+        for unit in self.units:
+            us = state.units.get(unit.name)
+            if us is not None:
+                unit.restore(us, ids.get(us.holder or "", -1))
+            else:
+                unit.set_state(unit._rest_state())
+        self._next_batch = max(self._next_batch, state.next_batch_id)
+        for o in state.orders.values():
+            if o.completed is not None:
+                continue
+            prod = self.scenario.products[o.product]
+            n = o.batches_needed
+            last = o.quantity - (n - 1) * prod.batch_size
+            po = PlannedOrder(o.id, o.product, o.quantity, o.release, o.due, o.priority)
+            self._orders[o.id] = _OrderState(
+                po, n, o.released, o.made, [prod.batch_size] * (n - 1) + [last]
+            )
+            log.emit(
+                K_ORDER_RESUME,
+                order=log.code(o.id),
+                product=log.code(o.product),
+                value=float(o.due),
+                step=o.priority,
+                detail=log.code(repr(float(o.quantity))),
+            )
+
+    def _resume(self, state: PlantState) -> None:
+        """Start the processes that carry on what was under way at the state's instant.
+
+        Work under way holds its staff, so it takes them back first (units' own cleaning and
+        maintenance, then batches in setup, processing or cleaning); what was waiting asks
+        again afterwards, in the order it began to wait, so the restart decides ties as the
+        unbroken run did."""
+        starts: list[tuple[tuple, Any]] = []
+        for unit in self.units:
+            us = state.units.get(unit.name)
+            under_way = us is not None and us.activity in ("clean", "maintenance")
+            if unit.holder < 0:
+                since = us.since if us is not None else 0.0
+                starts.append(((0 if under_way else 2, since, unit.index), unit.resume()))
+        for bs in state.batches.values():
+            order = self._orders.get(bs.order)
+            if order is None:
+                continue  # its order is complete or unknown: nothing to carry on
+            o = order.order
+            batch = Batch(
+                bs.id,
+                o.id,
+                o.product,
+                bs.size,
+                float(o.due),
+                o.priority,
+                self.rng("batch", o.id, str(bs.index)),
+            )
+            if self.tracks_plan:
+                key = f"{o.id}/{bs.index}"
+                self.batch_keys[bs.id] = key
+                self.released_keys.add(key)
+                self.product_of[bs.id] = o.product
+                self.size_of[bs.id] = bs.size
+            self.open_batches += 1
+            self.log.emit(
+                K_BATCH_RESUME,
+                batch=bs.id,
+                order=self.log.code(o.id),
+                product=self.log.code(o.product),
+                step=bs.step,
+                value=bs.size,
+            )
+            us = state.units.get(bs.unit or "")
+            holds = (
+                bs.phase in ("setup", "processing", "down")
+                or (bs.phase == "claimed" and us is not None and us.activity == "clean")
+                or bs.phase == "qc"  # hands-on under way holds an analyst
+            )
+            # a batch waiting for staff with its unit claimed began to wait when the unit
+            # turned starved (after its cleaning), not when it was claimed
+            waits = us.since if (us is not None and us.state == "starved") else bs.since
+            key = (1 if holds else 2, bs.since if holds else waits, 1_000_000 + bs.id)
+            starts.append((key, run_batch(self, batch, bs)))
+        for _key, gen in sorted(starts, key=lambda s: s[0]):
+            self.env.process(gen)
 
     def _build_material_flow(self) -> None:
         """Warehouses and stock, layout and fleet: only when the scenario has those sections
@@ -220,7 +327,7 @@ class Plant:
                 product=log.code(order.product),
                 value=float(order.due),
                 step=order.priority,
-                detail=log.code(f"{order.quantity:g}"),
+                detail=log.code(repr(float(order.quantity))),
             )
             for k in range(n):
                 self._start_batch(state, state.sizes[k])

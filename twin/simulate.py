@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import yaml
@@ -22,6 +22,9 @@ from twin.kpi import compute_kpis, plan_adherence
 from twin.plan import FollowPlan, Plan, Planner, Replanner, emit_plan
 from twin.plant import Plant
 from twin.scenario import Scenario
+
+if TYPE_CHECKING:
+    from twin.state import PlantState
 
 __all__ = [
     "Run",
@@ -57,12 +60,15 @@ def simulate(
     replan_every: float | None = None,
     freeze: float = 0.0,
     early_start: bool = False,
+    state: PlantState | None = None,
 ) -> Run:
     """Run one replication. The same scenario, seed and replication give the identical log.
 
     With ``plan`` the units follow it (FollowPlan); with a ``planner`` too, the plant asks it
     for a new plan at the event kinds in ``replan_on`` (e.g. ``("breakdown", "deviation")``)
     and every ``replan_every`` hours, keeping operations within ``freeze`` hours in place.
+    With ``state`` (a ``twin.state.PlantState``) the run starts from that plant at that
+    instant instead of an empty plant at 0 (a warm start; KPIs cover the time from there).
     """
     t0 = time.perf_counter()
     replanner = None
@@ -72,7 +78,7 @@ def simulate(
         policy = FollowPlan(plan, early_start=early_start)  # type: ignore[arg-type]
         if planner is not None:
             replanner = Replanner(planner, policy, on=replan_on, every=replan_every, freeze=freeze)
-    plant = Plant(scenario, seed=seed, replication=replication, policy=policy)
+    plant = Plant(scenario, seed=seed, replication=replication, policy=policy, state=state)
     if plan is not None:
         emit_plan(plant.log, plan)
     if replanner is not None:

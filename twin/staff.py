@@ -83,6 +83,16 @@ class Pool:
             self._waiting.append((n, ev))
         return ev
 
+    def take(self, n: int = 1) -> simpy.Event:
+        """Staff already at work when a run resumes from a plant state: granted at once, on
+        shift or not (work started on shift is finished), as far as the pool has them."""
+        if self.free >= n:
+            ev = self.env.event()
+            self.free -= n
+            ev.succeed(n)
+            return ev
+        return self.request(n)
+
     def cancel(self, ev: simpy.Event) -> None:
         """Withdraw a request; if it was already granted, give the staff back."""
         for item in self._waiting:

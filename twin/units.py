@@ -118,6 +118,18 @@ class _Dist(Model):
     def sample(self, rng: Rng) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def remaining(self, rng: Rng, elapsed: float) -> float:
+        """A draw of what is left of a duration that has already run ``elapsed`` hours: the
+        distribution conditioned on exceeding ``elapsed``, less ``elapsed`` (remaining life).
+        0 when ``elapsed`` is past every value the distribution can take."""
+        if elapsed <= 0:
+            return self.sample(rng)
+        for _ in range(64):  # rejection; the families below override it exactly
+            x = self.sample(rng)
+            if x > elapsed:
+                return x - elapsed
+        return 0.0
+
     def scaled(self, factor: float) -> float:
         """The mean scaled by a factor (helper for planning estimates)."""
         return self.mean * factor
@@ -133,6 +145,9 @@ class Fixed(_Dist):
 
     def sample(self, rng: Rng) -> float:
         return self.value
+
+    def remaining(self, rng: Rng, elapsed: float) -> float:
+        return max(0.0, self.value - elapsed)
 
 
 class Uniform(_Dist):
@@ -156,6 +171,12 @@ class Uniform(_Dist):
 
     def sample(self, rng: Rng) -> float:
         return self.low + (self.high - self.low) * rng.random()
+
+    def remaining(self, rng: Rng, elapsed: float) -> float:
+        if elapsed >= self.high:
+            return 0.0
+        lo = max(self.low, elapsed)
+        return lo + (self.high - lo) * rng.random() - elapsed
 
 
 class Triangular(_Dist):
@@ -184,6 +205,31 @@ class Triangular(_Dist):
         if self.high == self.low:
             return self.low
         return rng.triangular(self.low, self.high, self.mode)
+
+    def _cdf(self, x: float) -> float:
+        a, c, b = self.low, self.mode, self.high
+        if x <= a:
+            return 0.0
+        if x >= b:
+            return 1.0
+        if x <= c:
+            return (x - a) ** 2 / ((b - a) * (c - a)) if c > a else 0.0
+        return 1.0 - (b - x) ** 2 / ((b - a) * (b - c))
+
+    def _inverse(self, u: float) -> float:
+        a, c, b = self.low, self.mode, self.high
+        f = (c - a) / (b - a)
+        if u < f:
+            return a + math.sqrt(u * (b - a) * (c - a))
+        return b - math.sqrt((1 - u) * (b - a) * (b - c))
+
+    def remaining(self, rng: Rng, elapsed: float) -> float:
+        if elapsed <= self.low:
+            return self.sample(rng) - elapsed
+        if elapsed >= self.high:
+            return 0.0
+        lo = self._cdf(elapsed)
+        return max(0.0, self._inverse(lo + (1.0 - lo) * rng.random()) - elapsed)
 
 
 class Normal(_Dist):
@@ -247,6 +293,16 @@ class Normal(_Dist):
         u = min(max(u, 1e-300), 1.0 - 1e-16)
         return float(min(max(mu + sd * _STD.inv_cdf(u), self.low), hi))
 
+    def remaining(self, rng: Rng, elapsed: float) -> float:
+        hi = math.inf if self.high is None else self.high
+        if elapsed <= self.low or self._mass <= 0.0:
+            return max(0.0, self.sample(rng) - elapsed)
+        if elapsed >= hi:
+            return 0.0
+        mu, sd = self.mean_, self.sd
+        x = mu + sd * _upper_tail(rng, (elapsed - mu) / sd, (hi - mu) / sd)
+        return max(0.0, min(x, hi) - elapsed)
+
 
 class LogNormal(_Dist):
     """Log-normal given by the mean and standard deviation of the variable itself."""
@@ -276,6 +332,16 @@ class LogNormal(_Dist):
         mu = math.log(self.mean_) - sigma2 / 2
         return rng.lognormvariate(mu, math.sqrt(sigma2))
 
+    def remaining(self, rng: Rng, elapsed: float) -> float:
+        if self.sd == 0:
+            return max(0.0, self.mean_ - elapsed)
+        if elapsed <= 0:
+            return self.sample(rng)
+        sigma2 = math.log(1 + (self.sd / self.mean_) ** 2)
+        mu, sigma = math.log(self.mean_) - sigma2 / 2, math.sqrt(sigma2)
+        z = _upper_tail(rng, (math.log(elapsed) - mu) / sigma, math.inf)
+        return max(0.0, math.exp(mu + sigma * z) - elapsed)
+
 
 class Exponential(_Dist):
     dist: Literal["exponential"]
@@ -287,6 +353,9 @@ class Exponential(_Dist):
 
     def sample(self, rng: Rng) -> float:
         return rng.expovariate(1.0 / self.mean_) if self.mean_ > 0 else 0.0
+
+    def remaining(self, rng: Rng, elapsed: float) -> float:
+        return self.sample(rng)  # memoryless
 
 
 class Empirical(_Dist):
@@ -322,6 +391,29 @@ class Empirical(_Dist):
         if len(self.values) == 1:
             return self.values[0]
         return rng.choices(self.values, weights=self.weights)[0]
+
+    def remaining(self, rng: Rng, elapsed: float) -> float:
+        w = self.weights or (1.0,) * len(self.values)
+        later = [(v, wi) for v, wi in zip(self.values, w, strict=True) if v > elapsed and wi > 0]
+        if not later:
+            return 0.0
+        v = rng.choices([x for x, _ in later], weights=[wi for _, wi in later])[0]
+        return v - elapsed
+
+
+def _upper_tail(rng: Rng, a: float, b: float) -> float:
+    """A standard normal draw conditioned on a < Z <= b (inverse CDF on the smaller tail, so
+    no precision is lost far out)."""
+    if a > 0:  # reflect: draw -Z from (-b, -a]
+        return -_upper_tail_below(rng, -b, -a)
+    return _upper_tail_below(rng, a, b)
+
+
+def _upper_tail_below(rng: Rng, a: float, b: float) -> float:
+    lo = _STD.cdf(a) if a > -math.inf else 0.0
+    hi = _STD.cdf(b) if b < math.inf else 1.0
+    u = lo + (hi - lo) * rng.random()
+    return _STD.inv_cdf(min(max(u, 1e-300), 1.0 - 1e-16))
 
 
 _KINDS: dict[str, type[_Dist]] = {

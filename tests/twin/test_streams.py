@@ -74,13 +74,16 @@ def test_a_unit_handed_straight_to_the_next_batch_logs_no_idle_spell():
         },
     )
     run = simulate(sc)
-    states = [(e["t"], e["state"]) for e in events(run.events, "state")]
+    states = [(e["t"], e["state"], e["batch"]) for e in events(run.events, "state")]
+    # at 2 h the unit passes from batch 0 to batch 1 without an idle spell: the state event
+    # there only records the new batch holding it (the plant-state fold needs it)
     assert states == [
-        (0.0, "idle"),
-        (0.0, "processing"),
-        (4.0, "idle"),
-        (5.0, "processing"),
-        (7.0, "idle"),
+        (0.0, "idle", -1),
+        (0.0, "processing", 0),
+        (2.0, "processing", 1),
+        (4.0, "idle", -1),
+        (5.0, "processing", 2),
+        (7.0, "idle", -1),
     ]
     # the run ends when the last order is done, at 7 h
     assert run.kpis["state_share"]["m1"]["processing"] == 6 / 7

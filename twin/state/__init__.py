@@ -1,0 +1,40 @@
+"""The plant at an instant (``PlantState``): read from an event log, written as JSON, and the
+starting point of warm starts, re-planning, forecasts and the live twin.
+
+- ``model``: the frozen data and its versioned, validated JSON form (``load_state``);
+- ``fold``: the state as a fold over events (``StateBuilder``, ``state_from_events``).
+"""
+
+from twin.state.fold import Event, StateBuilder, state_from_events
+from twin.state.model import (
+    FORMAT,
+    PHASES,
+    VERSION,
+    BatchState,
+    LotState,
+    OrderState,
+    PlantState,
+    StateError,
+    UnitState,
+    VehicleState,
+    load_state,
+    state_from_dict,
+)
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "PHASES",
+    "BatchState",
+    "Event",
+    "LotState",
+    "OrderState",
+    "PlantState",
+    "StateBuilder",
+    "StateError",
+    "UnitState",
+    "VehicleState",
+    "load_state",
+    "state_from_dict",
+    "state_from_events",
+]
