@@ -35,7 +35,7 @@ class Progress:
     detail: str = ""
 
     def line(self, width: int = 80) -> str:
-        """``" 12.3s milp      best 4, bound 3 AGVs  3 AGVs, 40 % done, 380/604 late"``, cut to
+        """``" 12.3s milp   best 4, bound 3 AGVs  3 AGVs, 40 % done, 380/604 late"``, cut to
         ``width`` characters."""
         unit = f" {self.unit}" if self.unit else ""
         if self.incumbent is not None and self.bound is not None:
@@ -46,7 +46,7 @@ class Progress:
             known = f"bound {_number(self.bound)}{unit}"
         else:
             known = ""
-        text = f"{self.elapsed:5.1f}s {self.phase:<9}"
+        text = f"{self.elapsed:5.1f}s {self.phase:<6}"
         if known:
             text += " " + known
         if self.detail:
