@@ -44,9 +44,10 @@ def on_one_line(text: str, *cells: str) -> bool:
 def test_sweep_table_keeps_every_interval_whole(tmp_path):
     args = ["sweep", MM1, *SHORT, "--grid", "units.m1.count=1,2",
             "--grid", "products.widget.recipe.work.duration.mean=0.5h,0.8h", "-n", "3",
-            "--workers", "1", "--store", tmp_path]  # fmt: skip
-    text = twin80(*args)
-    data = json.loads(twin80(*args, "--json"))  # reused from the store: the same numbers
+            "--workers", "1", "--store", "runs"]  # fmt: skip
+    # (a relative store: the lines that name it stay short whatever the temporary folder)
+    text = twin80(*args, cwd=tmp_path)
+    data = json.loads(twin80(*args, "--json", cwd=tmp_path))  # reused from the store
     assert len(data["kpi_names"]) >= 8  # the default KPIs: far wider than 80 columns in one row
     for point in data["points"]:
         for name in data["kpi_names"]:
@@ -104,12 +105,12 @@ def test_compare_with_long_variant_names_uses_labels(tmp_path):
 
 @pytest.mark.solver
 def test_plan_and_plan_adherence_for_people(tmp_path):
-    plan = tmp_path / "plan.json"
-    text = twin80("plan", TINY, "--time-limit", "2", "--out", plan)
+    plan = "plan.json"  # relative: the line naming it stays short whatever the temporary folder
+    text = twin80("plan", TINY, "--time-limit", "2", "--out", plan, cwd=tmp_path)
     report = json.loads(twin80("plan", TINY, "--time-limit", "2", "--json"))
     objective_line = next(line for line in text.splitlines() if line.startswith("objective"))
     assert "hours)" in objective_line and repr(report["objective"]) not in objective_line
-    run = twin80("run", TINY, "--plan", plan)
+    run = twin80("run", TINY, "--plan", plan, cwd=tmp_path)
     assert "plan adherence" in run
     for words in ("operations started", "start deviation", "makespan planned / actual",
                   "orders on time"):  # fmt: skip
