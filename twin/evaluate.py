@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from twin.executors import Executor
     from twin.plan import Plan
     from twin.scenario import Scenario
+    from twin.state import PlantState
 
 __all__ = ["Measure", "Replication", "replicate"]
 
@@ -87,6 +88,7 @@ def replicate(
     replications: int = 1,
     *,
     plan: Plan | None = None,
+    state: PlantState | None = None,
     measure: Measure | None = None,
     keep_events: bool = False,
     executor: Executor | None = None,
@@ -95,20 +97,25 @@ def replicate(
     """Simulate each scenario with each seed and replication index ``0..replications-1``.
 
     Returns the runs ordered by scenario, then seed, then replication. ``plan`` is followed
-    by every run (as ``simulate(..., plan=plan)``). ``progress(done, total)`` is called as
+    by every run (as ``simulate(..., plan=plan)``); with ``state`` every run starts from that
+    plant state (``simulate(..., state=state)``). ``progress(done, total)`` is called as
     runs finish. Runs in this process unless an ``executor`` is given (the caller opens and
     closes it). Raises ``ExperimentError`` if a worker runs other twin code than this process.
     """
     if replications < 1:
         raise ExperimentError(f"replications: bad value {replications}: expected at least 1")
-    options = {"plan": plan.to_dict()} if plan is not None else None
+    options: dict[str, Any] = {}
+    if plan is not None:
+        options["plan"] = plan.to_dict()
+    if state is not None:  # every run starts from this plant state (a warm start)
+        options["state"] = state.to_dict()
     runs_events = keep_events or measure is not None
     jobs = []
     for s, scenario in enumerate(scenarios):
         data = scenario.to_dict()
         for seed in seeds:
             for r in range(replications):
-                task = Task(f"{s}:{seed}:{r}", data, int(seed), r, runs_events, options)
+                task = Task(f"{s}:{seed}:{r}", data, int(seed), r, runs_events, options or None)
                 jobs.append(_Job(s, task, measure, keep_events))
     total = len(jobs)
     if progress is not None:

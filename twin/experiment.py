@@ -325,6 +325,10 @@ def sim_kwargs(options: Mapping[str, Any] | None, replication: int = 0) -> dict[
     kwargs = dict(options)
     if kwargs.get("plan") is not None:
         kwargs["plan"] = plan_from_dict(kwargs["plan"], "<task plan>")
+    if isinstance(kwargs.get("state"), Mapping):
+        from twin.state import state_from_dict
+
+        kwargs["state"] = state_from_dict(kwargs["state"], "<task state>")
     planner = kwargs.get("planner")
     if (
         planner is not None
@@ -341,9 +345,10 @@ def task_options(options: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not options:
         return None
     out = dict(options)
-    plan = out.get("plan")
-    if plan is not None and not isinstance(plan, Mapping):
-        out["plan"] = plan.to_dict()
+    for name in ("plan", "state"):
+        value = out.get(name)
+        if value is not None and not isinstance(value, Mapping):
+            out[name] = value.to_dict()
     return out
 
 

@@ -41,6 +41,7 @@ from twin.flow_spec import Material, Reorder, warehouse_of
 
 if TYPE_CHECKING:
     from twin.plant import Plant
+    from twin.state import PlantState
 
 __all__ = ["Lot", "Warehouse", "Inventory", "Pick"]
 
@@ -56,6 +57,16 @@ K_STARVE_START = kind_code("starve_start")
 K_STARVE_END = kind_code("starve_end")
 
 _EPS = 1e-9
+
+
+def _number(ident: str) -> int:
+    """The number at the end of a lot or purchase-order id ("L00042" -> 42), or 0."""
+    digits = ""
+    for ch in reversed(ident):
+        if not ch.isdigit():
+            break
+        digits = ch + digits
+    return int(digits) if digits else 0
 
 
 @dataclass(eq=False, slots=True)
@@ -148,19 +159,97 @@ class Inventory:
         for w in self.warehouses.values():
             for cls in sorted(w.capacity):
                 log.emit(K_LEVEL, unit=self._wcodes[w.name], state=log.code(cls), value=0.0)
+
+    def start(self) -> None:
+        """An empty plant: the initial stock arrives, suppliers start."""
         for m, spec in self.materials.items():
             if spec.initial > 0:
                 self._arrive(m, spec.initial, spec.shelf_life, quarantined=False)
+        self._start_supply()
+
+    def _start_supply(self) -> None:
+        now = self.env.now
         for m, spec in self.materials.items():
             sup = spec.supply
             if sup is None:
                 continue
-            if sup.reorder.policy == "schedule":
-                self.env.process(self._schedule(m, sup.reorder))
-            elif sup.reorder.review > 0:
-                self.env.process(self._review(m, sup.reorder))
+            rule = sup.reorder
+            if rule.policy == "schedule":
+                every = rule.every or 0.0
+                k = 0 if now <= rule.first or every <= 0 else math.ceil((now - rule.first) / every)
+                self.env.process(self._schedule(m, rule, rule.first + k * every))
+            elif rule.review > 0:
+                self.env.process(self._review(m, rule, math.ceil(now / rule.review) * rule.review))
             else:
                 self._check_reorder(m)
+
+    def restore(self, st: PlantState) -> None:
+        """The stock, open supplier orders and backorders of a plant state (a warm start):
+        quarantine sampling and supplier lead times still running finish in a remaining time
+        drawn from their distributions conditioned on the time already spent."""
+        now = self.env.now
+        rng = self.plant.rng("resume", "inventory")
+        lots = sorted(st.lots, key=lambda x: (x.since, x.id))
+        for k, ls in enumerate(lots, start=1):
+            spec = self.materials.get(ls.material)
+            if spec is None or ls.warehouse not in self.warehouses:
+                continue
+            reject, sampling = False, 0.0
+            if ls.status == "quarantine" and spec.supply is not None:
+                sampling = spec.supply.sampling.remaining(rng, now - ls.since)
+                reject = bool(rng.random() < spec.supply.reject_probability)
+            lot = Lot(
+                ls.id,
+                ls.material,
+                ls.quantity,
+                math.inf if ls.expiry is None else ls.expiry,
+                ls.status,
+                ls.warehouse,
+                spec.storage,
+                spec.pallet,
+                seq=k,
+                sampling=sampling,
+                reject=reject,
+            )
+            wh = self.warehouses[lot.warehouse]
+            if ls.place == "dock":
+                wh.dock.append(lot)
+                continue
+            self._set_positions(lot, math.ceil(lot.quantity / lot.pallet - _EPS))
+            if lot.expiry < math.inf:
+                self.env.process(self._expire(lot))
+            if lot.status == "released":
+                self.released[lot.material].append(lot)
+            else:
+                self.quarantine[lot.material] += lot.quantity
+                self.env.process(self._sample(lot, sampling, reject))
+        for stock in self.released.values():
+            stock.sort(key=lambda x: (x.expiry, x.seq))
+        self._lot_seq = max([len(lots)] + [_number(ls.id) for ls in lots])
+        for po in st.purchase_orders:
+            sup = self.materials[po.material].supply if po.material in self.materials else None
+            if sup is None:
+                continue
+            r = self.plant.rng("supply", po.material, po.id, "resume")
+            lead = sup.lead_time.remaining(r, now - po.ordered)
+            self.on_order[po.material] += po.quantity
+            self.env.process(
+                self._deliver(
+                    po.material,
+                    po.quantity,
+                    lead,
+                    sup.sampling.sample(r),
+                    bool(r.random() < sup.reject_probability),
+                )
+            )
+        self._po_seq = max([0] + [_number(po.id) for po in st.purchase_orders])
+        for bo in st.backorders:
+            if bo.material in self.materials:
+                self.backorders.append(
+                    _Backorder(self.log.code(bo.order), bo.material, bo.quantity)
+                )
+        self._start_supply()
+        self._stock_changed()
 
     # ------------------------------------------------------------------ levels
     def available(self, material: str) -> float:
@@ -374,16 +463,18 @@ class Inventory:
         if pos <= sup.reorder.s + _EPS:
             self._order(material, sup.reorder.S - pos, "sS")
 
-    def _review(self, material: str, rule: Reorder):
+    def _review(self, material: str, rule: Reorder, first: float):
+        if first > self.env.now:
+            yield self.env.timeout(first - self.env.now)
         while True:
             pos = self._position(material)
             if pos <= rule.s + _EPS:
                 self._order(material, rule.S - pos, "sS")
             yield self.env.timeout(rule.review)
 
-    def _schedule(self, material: str, rule: Reorder):
-        if rule.first > 0:
-            yield self.env.timeout(rule.first)
+    def _schedule(self, material: str, rule: Reorder, first: float):
+        if first > self.env.now:
+            yield self.env.timeout(first - self.env.now)
         while True:
             self._order(material, rule.quantity, "schedule")
             yield self.env.timeout(rule.every)

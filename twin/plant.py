@@ -270,9 +270,20 @@ class Plant:
         self.ibc_store = sc.layout.ibc_store if sc.layout is not None else None
         if sc.materials:
             self.inventory = Inventory(self)
+            if self.state is None:
+                self.inventory.start()
+            else:
+                self.inventory.restore(self.state)
+            orders = list(self.orders)
+            if self.state is not None:  # orders of the state whose due date (shipping) is ahead
+                orders += [
+                    PlannedOrder(o.id, o.product, o.quantity, o.release, o.due, o.priority)
+                    for o in self.state.orders.values()
+                    if o.due > self.env.now
+                ]
             shipments = [
                 (float(o.due), o.id, fg, o.quantity)
-                for o in self.orders
+                for o in orders
                 if (fg := sc.products[o.product].finished_good) is not None
             ]
             if shipments:

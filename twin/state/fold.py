@@ -24,7 +24,16 @@ import pyarrow as pa
 
 from twin.rules import DIRTY, CleanState, cleaned
 from twin.scenario import Scenario
-from twin.state.model import BatchState, LotState, OrderState, PlantState, UnitState, VehicleState
+from twin.state.model import (
+    BackorderState,
+    BatchState,
+    LotState,
+    OrderState,
+    PlantState,
+    PurchaseOrderState,
+    UnitState,
+    VehicleState,
+)
 
 __all__ = ["StateBuilder", "state_from_events", "Event"]
 
@@ -101,6 +110,8 @@ class StateBuilder:
         self.made: Counter[str] = Counter()
         self.next_batch_id = 0
         self.lots: dict[str, LotState] = {}
+        self.purchase_orders: dict[str, PurchaseOrderState] = {}
+        self.backorders: dict[tuple[str, str], float] = {}
         self.vehicles: dict[str, VehicleState] = {}
         self.anomalies: Counter[str] = Counter()
         self.events = 0
@@ -239,6 +250,10 @@ class StateBuilder:
             next_batch_id=self.next_batch_id,
             lots=tuple(lot for lot in self.lots.values() if lot.quantity > 1e-9),
             vehicles=dict(self.vehicles),
+            purchase_orders=tuple(self.purchase_orders.values()),
+            backorders=tuple(
+                BackorderState(o, m, q) for (o, m), q in self.backorders.items() if q > 1e-9
+            ),
             source=self.source,
         )
 
@@ -310,6 +325,12 @@ def _state(sb: StateBuilder, e: Event) -> None:
         u.spell = e.t
     prev_holder = u.holder
     u.state, u.since, u.holder = e.state, e.t, e.batch
+    if prev_holder >= 0 and prev_holder != e.batch:
+        # the batch that held the unit let it go (a unit handed straight on logs only the new
+        # holder): a batch blocked on it moves on, one that had claimed it gave it back
+        pb = sb.batches.get(prev_holder)
+        if pb is not None and pb.unit == u.name and pb.phase in ("claimed", "blocked"):
+            pb.phase, pb.unit = "queued", None
     b = sb.batches.get(e.batch) if e.batch >= 0 else None
     if b is not None:
         if e.state == "blocked":
@@ -322,17 +343,6 @@ def _state(sb: StateBuilder, e: Event) -> None:
             b.phase, b.since, b.unit = "claimed", e.t, u.name  # the batch took this unit
         elif b.phase == "queued":
             b.phase, b.since = "claimed", e.t
-    elif prev_holder >= 0 and e.batch < 0:
-        pb = sb.batches.get(prev_holder)
-        if pb is not None and pb.unit == u.name and pb.phase in ("claimed", "blocked"):
-            # a unit given back (materials taken meanwhile) or released after a direct
-            # transfer: the batch no longer holds it
-            pb.unit = None if pb.phase == "claimed" else pb.unit
-            if pb.phase == "claimed":
-                pb.phase = "queued"
-            elif pb.phase == "blocked":
-                pb.phase = "queued"
-                pb.unit = None
 
 
 def _clean_start(sb: StateBuilder, e: Event) -> None:
@@ -479,23 +489,95 @@ def _order_complete(sb: StateBuilder, e: Event) -> None:
         sb.orders[o.id] = replace(o, completed=e.t)
 
 
+def _lot_life(sb: StateBuilder, material: str, arrived: float) -> float | None:
+    spec = sb.scenario.materials.get(material)
+    life = spec.shelf_life if spec is not None else None
+    return None if life is None else arrived + life
+
+
 def _lot(sb: StateBuilder, e: Event) -> None:
+    """lot_receipt (put away), lot_status (released, rejected, expired), wh_full (at the
+    dock). A supplier lot arriving closes the oldest open purchase order of its material."""
     if e.detail is None or e.product is None:
         return
     lot = sb.lots.get(e.detail)
-    expiry = lot.expiry if lot is not None else None
-    if e.kind == "lot_receipt":
+    if e.kind == "wh_full":  # waits at the dock: its quantity is its pallets' worth
+        spec = sb.scenario.materials.get(e.product)
+        qty = e.value * (spec.pallet if spec is not None else 1.0)
         sb.lots[e.detail] = LotState(
-            e.detail, e.product, e.unit or "", e.value, expiry, e.state or "quarantine"
+            e.detail,
+            e.product,
+            e.unit or "",
+            qty,
+            _lot_life(sb, e.product, e.t),
+            "quarantine",
+            "dock",
+            e.t,
         )
-    elif lot is not None:
+        _delivered(sb, e.product, qty)
+        return
+    if e.kind == "lot_receipt":
+        if lot is not None and lot.place == "dock":  # put away after waiting at the dock
+            sb.lots[e.detail] = replace(
+                lot, place="stock", quantity=e.value, status=e.state or lot.status
+            )
+            return
+        status = e.state or "released"
+        sb.lots[e.detail] = LotState(
+            e.detail,
+            e.product,
+            e.unit or "",
+            e.value,
+            _lot_life(sb, e.product, e.t),
+            status,
+            "stock",
+            e.t,
+        )
+        if status == "quarantine":
+            _delivered(sb, e.product, e.value)
+        return
+    if lot is None:
+        return
+    if e.state in ("rejected", "expired"):
+        del sb.lots[e.detail]
+    else:
         sb.lots[e.detail] = replace(lot, status=e.state or lot.status)
+
+
+def _delivered(sb: StateBuilder, material: str, quantity: float) -> None:
+    for po_id, po in sb.purchase_orders.items():
+        if po.material == material:
+            del sb.purchase_orders[po_id]
+            return
+
+
+def _reorder(sb: StateBuilder, e: Event) -> None:
+    if e.detail is not None and e.product is not None and math.isfinite(e.value):
+        sb.purchase_orders[e.detail] = PurchaseOrderState(e.detail, e.product, e.value, e.t)
 
 
 def _pick(sb: StateBuilder, e: Event) -> None:
     lot = sb.lots.get(e.detail or "")
     if lot is not None and math.isfinite(e.value):
-        sb.lots[lot.id] = replace(lot, quantity=max(0.0, lot.quantity - e.value))
+        left = lot.quantity - e.value
+        if left <= 1e-9:
+            del sb.lots[lot.id]
+        else:
+            sb.lots[lot.id] = replace(lot, quantity=left)
+    if e.kind == "shipment" and e.order is not None and e.product is not None:
+        key = (e.order, e.product)
+        if key in sb.backorders:
+            left = sb.backorders[key] - e.value
+            if left <= 1e-9:
+                del sb.backorders[key]
+            else:
+                sb.backorders[key] = left
+
+
+def _stockout(sb: StateBuilder, e: Event) -> None:
+    if e.order is not None and e.product is not None and math.isfinite(e.value):
+        key = (e.order, e.product)
+        sb.backorders[key] = sb.backorders.get(key, 0.0) + e.value
 
 
 def _agv(sb: StateBuilder, e: Event) -> None:
@@ -533,7 +615,11 @@ _HANDLERS = {
     "order_complete": _order_complete,
     "lot_receipt": _lot,
     "lot_status": _lot,
+    "wh_full": _lot,
+    "reorder": _reorder,
     "material_pick": _pick,
+    "shipment": _pick,
+    "stockout": _stockout,
     "agv_added": _agv,
     "agv_state": _agv,
     "agv_move": _agv,

@@ -47,6 +47,8 @@ __all__ = [
     "BatchState",
     "OrderState",
     "LotState",
+    "PurchaseOrderState",
+    "BackorderState",
     "VehicleState",
     "PlantState",
     "StateError",
@@ -133,8 +135,29 @@ class LotState:
     material: str
     warehouse: str
     quantity: float
-    expiry: float | None  # None: not known from the log
-    status: str
+    expiry: float | None  # None: it does not expire
+    status: str  # quarantine | released (rejected and expired lots are gone)
+    place: str = "stock"  # stock, or dock (waiting for room in its warehouse)
+    since: float = 0.0  # when it reached the dock (the start of its quarantine sampling)
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseOrderState:
+    """A supplier order placed and not yet delivered."""
+
+    id: str
+    material: str
+    quantity: float
+    ordered: float
+
+
+@dataclass(frozen=True, slots=True)
+class BackorderState:
+    """Finished goods an order is still short of (shipped when stock comes)."""
+
+    order: str
+    material: str
+    quantity: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +183,8 @@ class PlantState:
     next_batch_id: int = 0
     lots: tuple[LotState, ...] = ()
     vehicles: dict[str, VehicleState] = field(default_factory=dict)
+    purchase_orders: tuple[PurchaseOrderState, ...] = ()
+    backorders: tuple[BackorderState, ...] = ()
     fingerprint: dict[str, str] | None = None
     source: str = ""  # where it was taken from (a run, a log file, the live feed)
 
@@ -192,6 +217,8 @@ class PlantState:
             "batches": {k: asdict(b) for k, b in self.batches.items()},
             "orders": {k: asdict(o) for k, o in self.orders.items()},
             "lots": [asdict(lot) for lot in self.lots],
+            "purchase_orders": [asdict(po) for po in self.purchase_orders],
+            "backorders": [asdict(bo) for bo in self.backorders],
             "vehicles": {k: asdict(v) for k, v in self.vehicles.items()},
         }
 
@@ -320,6 +347,8 @@ def state_from_dict(data: Any, source: str = "<state>") -> PlantState:
         "orders",
         "lots",
         "vehicles",
+        "purchase_orders",
+        "backorders",
     )
     for k in d:
         if k not in top:
@@ -431,11 +460,9 @@ def state_from_dict(data: Any, source: str = "<state>") -> PlantState:
                 r.text(lo.get("warehouse"), f"{p}.warehouse"),
                 r.number(lo.get("quantity"), f"{p}.quantity"),
                 r.number(lo.get("expiry"), f"{p}.expiry", low=-1e9, optional=True),
-                r.choice(
-                    lo.get("status"),
-                    f"{p}.status",
-                    ("quarantine", "released", "rejected", "expired"),
-                ),
+                r.choice(lo.get("status"), f"{p}.status", ("quarantine", "released")),
+                r.choice(lo.get("place", "stock"), f"{p}.place", ("stock", "dock")),
+                r.number(lo.get("since", 0.0), f"{p}.since"),
             )
         )
     vehicles = {}
@@ -449,6 +476,31 @@ def state_from_dict(data: Any, source: str = "<state>") -> PlantState:
             r.number(v.get("battery_kwh"), f"{p}.battery_kwh"),
             r.text(v.get("state", "idle"), f"{p}.state"),
             r.number(v.get("since", 0.0), f"{p}.since"),
+        )
+    pos = []
+    for i, raw in enumerate(d.get("purchase_orders") or []):
+        p = f"purchase_orders[{i}]"
+        po = r.obj(raw, p)
+        r.known(po, p, PurchaseOrderState)
+        pos.append(
+            PurchaseOrderState(
+                r.text(po.get("id"), f"{p}.id"),
+                r.text(po.get("material"), f"{p}.material"),
+                r.number(po.get("quantity"), f"{p}.quantity", low=1e-12),
+                r.number(po.get("ordered", 0.0), f"{p}.ordered"),
+            )
+        )
+    bos = []
+    for i, raw in enumerate(d.get("backorders") or []):
+        p = f"backorders[{i}]"
+        bo = r.obj(raw, p)
+        r.known(bo, p, BackorderState)
+        bos.append(
+            BackorderState(
+                r.text(bo.get("order"), f"{p}.order"),
+                r.text(bo.get("material"), f"{p}.material"),
+                r.number(bo.get("quantity"), f"{p}.quantity", low=1e-12),
+            )
         )
     fp = d.get("fingerprint")
     if fp is not None and not (
@@ -466,6 +518,8 @@ def state_from_dict(data: Any, source: str = "<state>") -> PlantState:
         next_batch_id=r.integer(d.get("next_batch_id", 0), "next_batch_id"),
         lots=tuple(lots),
         vehicles=vehicles,
+        purchase_orders=tuple(pos),
+        backorders=tuple(bos),
         fingerprint=fp,
         source=d["source"] if isinstance(d.get("source"), str) else source,
     )

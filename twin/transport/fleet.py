@@ -68,10 +68,13 @@ class Fleet:
         self._label_codes = [log.code(x) for x in layout.labels]
         self._move_codes: dict[str, int] = {}
         self.vehicles: list[Vehicle] = []
+        start = getattr(plant.state, "vehicles", None) or {}  # a warm start: where they were
         for i in range(spec.size):
             name = f"agv_{i + 1}"
-            node = spec.home[i % len(spec.home)]
-            v = Vehicle(name, i, log.code(name), node, spec.battery_kwh)
+            node, battery = spec.home[i % len(spec.home)], spec.battery_kwh
+            if name in start and start[name].node in layout.node_res:
+                node, battery = start[name].node, min(spec.battery_kwh, start[name].battery_kwh)
+            v = Vehicle(name, i, log.code(name), node, battery)
             self.vehicles.append(v)
             log.emit(K_AGV_ADDED, unit=v.code, detail=log.code(node), value=v.battery)
             self._set(v, "idle")
