@@ -226,3 +226,21 @@ def test_the_fold_counts_what_it_cannot_place():
     sb.apply_event(Event(0.5, "state", "gran_1", -1, state="idle"))  # back in time
     assert sum(sb.anomalies.values()) == 3
     assert isinstance(sb.state(), PlantState)
+
+
+def test_a_builder_continued_from_a_saved_state_folds_like_the_whole_log():
+    """The live twin restarting: a state saved at t, then the events after t applied on top,
+    gives the same state as folding the whole log."""
+    from twin.state import StateBuilder
+
+    sc = load(SCENARIOS / "osd_plant.yaml")
+    full = simulate(
+        sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"horizon": 1200.0})}),
+        seed=2,
+    )
+    mid = state_from_events(sc, full.events, at=700.0)
+    again = state_from_dict(json.loads(json.dumps(mid.to_dict())))
+    tail = full.events.filter(full.events.column("t").to_numpy() > 700.0)
+    continued = StateBuilder.from_state(sc, again).apply_table(tail, 1000.0).state(1000.0)
+    whole = state_from_events(sc, full.events, at=1000.0)
+    assert continued.to_dict() == whole.to_dict()

@@ -116,6 +116,54 @@ class StateBuilder:
         self.anomalies: Counter[str] = Counter()
         self.events = 0
 
+    @classmethod
+    def from_state(cls, scenario: Scenario, state: PlantState) -> StateBuilder:
+        """A builder that continues from a saved state (the live twin restarting): events
+        after ``state.time`` are applied on top of it."""
+        sb = cls(scenario, state.source)
+        sb.time = state.time
+        ids = {b.key: b.id for b in state.batches.values()}
+        for name, us in state.units.items():
+            u = sb.units.get(name)
+            if u is None:
+                sb.anomalies["state of an unknown unit"] += 1
+                continue
+            u.state, u.since, u.holder = us.state, us.since, ids.get(us.holder or "", -1)
+            u.activity, u.activity_kind = us.activity, us.activity_kind
+            u.activity_since, u.activity_hours = us.activity_since, us.activity_hours
+            u.clean, u.operating_h = us.clean, us.operating_h
+            u.batches_since_maintenance = us.batches_since_maintenance
+            u.last_maintenance = us.last_maintenance
+            if us.state == "processing":  # the open spell counts on from the state's time
+                u.spell = state.time
+        for key, bs in state.batches.items():
+            sb.batches[bs.id] = _Batch(
+                bs.id,
+                bs.order,
+                bs.index,
+                bs.product,
+                bs.size,
+                bs.released,
+                bs.step,
+                bs.phase,
+                bs.since,
+                bs.unit,
+                bs.processed_h,
+                bs.setup_hours,
+                bs.hold_deadline,
+                bs.hold_flagged,
+                bs.quarantine_since,
+                bs.qc_hands_on,
+            )
+        sb.orders = dict(state.orders)
+        sb.made.update({o.id: o.made for o in state.orders.values()})
+        sb.next_batch_id = state.next_batch_id
+        sb.lots = {lot.id: lot for lot in state.lots}
+        sb.purchase_orders = {po.id: po for po in state.purchase_orders}
+        sb.backorders = {(bo.order, bo.material): bo.quantity for bo in state.backorders}
+        sb.vehicles = dict(state.vehicles)
+        return sb
+
     # ------------------------------------------------------------------ input
     def apply_table(self, table: pa.Table, until: float | None = None) -> StateBuilder:
         """Apply the events of an event-log table in order (those at or before ``until``)."""
