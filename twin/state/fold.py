@@ -136,7 +136,7 @@ class StateBuilder:
             u.last_maintenance = us.last_maintenance
             if us.state == "processing":  # the open spell counts on from the state's time
                 u.spell = state.time
-        for key, bs in state.batches.items():
+        for bs in state.batches.values():
             sb.batches[bs.id] = _Batch(
                 bs.id,
                 bs.order,
