@@ -50,11 +50,11 @@ Mode = Literal["auto", "monolithic", "rolling"]
 
 AUTO_MONOLITHIC_BINARIES = 500
 """`auto` solves MILPs with at most this many integer starts in one piece."""
-AUTO_POLISH_BINARIES = 60_000
+AUTO_POLISH_BINARIES = 40_000
 """...and warm-starts the whole MILP after the rolling horizon up to this many."""
 ROLLING_SHARE = 0.4
 """Share of the time limit the rolling horizon gets in `auto` mode before the polish."""
-LP_BOUND_MAX_STARTS = 400_000
+LP_BOUND_MAX_STARTS = 150_000
 """The rolling horizon's LP bound is computed when the whole grid has at most this many starts."""
 
 

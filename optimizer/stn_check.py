@@ -6,6 +6,8 @@ in real time on the batches as listed, not on grid indices, and states the rules
 - every batch runs a task its unit can run (or holds NIS material on a unit that makes it),
   starts on a grid point at or after the grid start, lasts the task's longest output duration
   (a hold: one grid step), ends by the grid stop, and has a size within [Bmin, Bmax];
+- a hold starts at the first grid point after the batch before it on its unit ends, and that
+  batch made the material at its end (or held it), at least as much as is held;
 - on each unit, a batch starts no earlier than the end of the one before it (or the unit's
   initial release) plus the cleaning after that one and the changeover between the two; after
   a hold, the gap is that after the last real batch before it on the unit;
@@ -202,16 +204,21 @@ class _Replay:
 
     def units(self, batches: list[Batch]) -> None:
         release: dict[str, tuple[float, str | None]] = {}
+        in_hand: dict[str, dict[str, float]] = {}  # unit -> NIS material it holds when free
         for ui in self.d.unit_init:
             release[ui.unit] = (ui.free_at, ui.last_task)
+            in_hand[ui.unit] = dict(ui.held)
         for b in self.d.in_progress:
-            release[b.unit] = (b.start + max(o.duration for o in self.outputs[b.task]), b.task)
+            end = b.start + max(o.duration for o in self.outputs[b.task])
+            release[b.unit] = (end, b.task)
+            in_hand[b.unit] = self.left_in_unit(b.task, b.size)
         on_unit: dict[str, list[Batch]] = defaultdict(list)
         for b in batches:
             on_unit[b.unit].append(b)
         for unit, seq in on_unit.items():
             seq.sort(key=lambda b: (b.start, b.end))
             free, last_real = release.get(unit, (-math.inf, None))
+            holding = in_hand.get(unit, {})
             previous = "its initial state"
             for b in seq:
                 need = free + self.gap(unit, last_real, b.task, b.hold)
@@ -226,10 +233,43 @@ class _Replay:
                         f"{need:g}, the end of {previous} plus its cleaning or "
                         "changeover."
                     )
-                free = max(free, b.end)
-                if not b.hold:
+                if b.hold:
+                    self.hold_follows(unit, b, free, holding, previous)
+                    holding = {b.task: b.size}
+                else:
                     last_real = b.task
+                    holding = self.left_in_unit(b.task, b.size)
+                free = max(free, b.end)
                 previous = f"{b.task!r} at {b.start:g}"
+
+    def left_in_unit(self, task: str, size: float) -> dict[str, float]:
+        """NIS material a batch leaves in its unit: outputs of NIS states at its very end."""
+        duration = max(o.duration for o in self.outputs[task])
+        return {
+            o.state: o.fraction * size
+            for o in self.outputs[task]
+            if o.state in self.nis and abs(o.duration - duration) <= self.ttol
+        }
+
+    def hold_follows(
+        self, unit: str, b: Batch, free: float, holding: dict[str, float], previous: str
+    ) -> None:
+        """A hold starts at the first grid point after the batch before it on the unit ends,
+        and keeps at most the NIS material that batch left there."""
+        g = self.d.grid
+        right_after = free > -math.inf and grid_index(g, free, "up") == grid_index(
+            g, b.start, "exact"
+        )
+        if not right_after or b.task not in holding:
+            self.problem(
+                f"unit {unit!r}: hold of {b.task!r} at {b.start:g} does not follow a batch of "
+                f"the unit that made or held it ({previous} comes before)."
+            )
+        elif b.size > holding[b.task] + self.tol:
+            self.problem(
+                f"unit {unit!r}: hold of {b.task!r} at {b.start:g} keeps {b.size:g}, more than "
+                f"the {holding[b.task]:g} {previous} left in the unit."
+            )
 
     # ----------------------------------------------------------------------- material
     def material(self, batches: list[Batch]) -> dict[str, list[float]]:
@@ -243,6 +283,9 @@ class _Replay:
 
         for r in self.d.receipts:
             arrive[r.state, arrival_index(r.time)] += r.amount
+        for ui in self.d.unit_init:
+            for state, amount in ui.held:
+                arrive[state, arrival_index(ui.free_at)] += amount
         for b in self.d.in_progress:
             for o in self.outputs[b.task]:
                 arrive[o.state, arrival_index(b.start + o.duration)] += o.fraction * b.size

@@ -221,11 +221,14 @@ class Receipt:
 @dataclass(frozen=True)
 class UnitInit:
     """A unit of a running plant: busy until `free_at`, after a batch of `last_task` (whose
-    cleaning and changeovers still apply from `free_at`)."""
+    cleaning and changeovers still apply from `free_at`). `held` is material of NIS states it
+    made and still holds, `(state, amount)`: it is released at `free_at` (usable from the first
+    grid point at or after it), or held on in the unit."""
 
     unit: str
     free_at: float
     last_task: str | None = None
+    held: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,20 @@ used by the rolling horizon's look-ahead), B[a,k] >= 0 its size, S[s,k] in [0, C
 s after the events at k, U[d] in [0, D_d] the shortfall of a soft demand d.
 
 Constraints, one `_add_<concern>` each (their docstrings hold the math):
-unit occupancy, gaps (cleaning and changeovers), batch size, material balance, final stock,
-utilities; the objective in `_add_objective`.
+unit occupancy, gaps (cleaning and changeovers), batch size, holds, material balance, final
+stock, utilities; the objective in `_add_objective`.
 
 NIS states (policy `none`) get one *hold job* per unit that makes them: it draws the material
-at k and gives it back at k + 1 on the same unit (span 1, no cost), so material without a tank
-waits in a unit that keeps it busy; zero-wait states simply have C_s = 0.
+at k and gives it back at k + 1 on the same unit (span 1, no cost), and may only follow a batch
+of that unit that made the material, or another hold of it (`_add_holds`), so material without
+a tank waits in the unit that made it and keeps it busy; zero-wait states simply have C_s = 0.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
 
@@ -95,9 +96,17 @@ class StnModelData:
     demands: tuple[tuple[int, str, int, float, float | None], ...]
     """(index in data.demands, state, k, amount, penalty or None when hard)."""
     capacity: dict[str, float | None]
+    end_capacity: dict[str, float | None]
+    """Capacity at the last grid point (differs only with `open_end`)."""
     utility_capacity: dict[tuple[str, int], float]
     """Capacity of each utility over [t_k, t_k+1) left by the batches in progress."""
     relax_from: int | None
+    hold_sources: dict[int, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    """Hold job -> the jobs on its unit whose output of the held state comes at their end,
+    with its fraction: a hold follows one of them (or another hold of the same state)."""
+    held_at_start: dict[int, tuple[int, float]] = field(default_factory=dict)
+    """Hold job -> (k, amount): its unit holds that much of the state from grid point k on
+    (the plant state: `UnitInit.held`, or a batch in progress ending then)."""
 
     @property
     def binaries(self) -> int:
@@ -106,8 +115,12 @@ class StnModelData:
         return sum(len(range(j.first, min(j.last, top - 1) + 1)) for j in self.jobs)
 
 
-def model_data(data: StnData, relax_from: int | None = None) -> StnModelData:
-    """Grid indices of `data`; starts at or after `relax_from` get continuous W (None: none)."""
+def model_data(
+    data: StnData, relax_from: int | None = None, open_end: bool = False
+) -> StnModelData:
+    """Grid indices of `data`; starts at or after `relax_from` get continuous W (None: none).
+    `open_end` (a rolling-horizon window that ends before the real stop) lets NIS and zero-wait
+    material exist at the last grid point: it is in a unit then, and the next window goes on."""
     g = data.grid
     n = g.periods
     times = tuple(g.time(k) for k in range(n + 1))
@@ -192,7 +205,25 @@ def model_data(data: StnData, relax_from: int | None = None) -> StnModelData:
             length = periods_up(ja.duration + g_ab, step)
             if length > ja.window:
                 gaps.append((a, b, length))
+    hold_sources = {
+        h: tuple(
+            (a, frac)
+            for a, ja in enumerate(jobs)
+            if ja.unit == jh.unit and ja.hold_of is None
+            for state, frac, offset in ja.outputs
+            if state == jh.hold_of and offset == ja.span
+        )
+        for h, jh in enumerate(jobs)
+        if jh.hold_of is not None
+    }
+    held = _held_at_start(data)
+    held_at_start = {
+        h: held[jh.hold_of, jh.unit] for h, jh in enumerate(jobs) if (jh.hold_of, jh.unit) in held
+    }
     arrivals: dict[tuple[str, int], float] = defaultdict(float)
+    for ui in data.unit_init:
+        for state, amount in ui.held:
+            arrivals[state, max(0, grid_index(g, ui.free_at, "up"))] += amount
     for r in data.receipts:
         arrivals[r.state, max(0, grid_index(g, r.time, "up"))] += r.amount
     for b in data.in_progress:
@@ -224,9 +255,33 @@ def model_data(data: StnData, relax_from: int | None = None) -> StnModelData:
         arrivals=dict(arrivals),
         demands=demands,
         capacity={s.name: s.effective_capacity for s in data.states},
+        end_capacity={
+            s.name: None if open_end and s.policy != "store" else s.effective_capacity
+            for s in data.states
+        },
         utility_capacity=utility_capacity,
         relax_from=relax_from,
+        hold_sources=hold_sources,
+        held_at_start=held_at_start,
     )
+
+
+def _held_at_start(data: StnData) -> dict[tuple[str, str], tuple[int, float]]:
+    """(state, unit) -> (k, amount) of NIS material units hold when they become free: what the
+    plant state says they hold, and the end outputs of batches in progress."""
+    g = data.grid
+    out: dict[tuple[str, str], tuple[int, float]] = {}
+    for ui in data.unit_init:
+        for state, amount in ui.held:
+            out[state, ui.unit] = (max(0, grid_index(g, ui.free_at, "up")), amount)
+    for b in data.in_progress:
+        end = b.start + data.duration(b.task)
+        for o in data.task_outputs(b.task):
+            if data.state(o.state).policy == "none" and abs(o.duration - data.duration(b.task)) <= (
+                1e-9 * g.step
+            ):
+                out[o.state, b.unit] = (max(0, grid_index(g, end, "up")), o.fraction * b.size)
+    return out
 
 
 def _unit_release(data: StnData) -> dict[str, tuple[float, str | None]]:
@@ -270,13 +325,18 @@ def build_model(md: StnModelData) -> pyo.ConcreteModel:
         m.STARTS, domain=pyo.NonNegativeReals, bounds=lambda _m, a, k: (0.0, md.jobs[a].bmax)
     )
     m.S = pyo.Var(
-        m.STATES, m.TIME, domain=pyo.NonNegativeReals, bounds=lambda _m, s, k: (0.0, md.capacity[s])
+        m.STATES,
+        m.TIME,
+        domain=pyo.NonNegativeReals,
+        bounds=lambda _m, s, k: (0.0, md.end_capacity[s] if k == n else md.capacity[s]),
     )
+
     amounts = {d: amount for d, _, _, amount, _ in md.demands}
     m.U = pyo.Var(m.SOFT, domain=pyo.NonNegativeReals, bounds=lambda _m, d: (0.0, amounts[d]))
     _add_unit_occupancy(m, md)
     _add_gaps(m, md)
     _add_batch_size(m, md)
+    _add_holds(m, md)
     _add_material_balance(m, md)
     _add_final_stock(m, md)
     _add_utilities(m, md)
@@ -350,6 +410,38 @@ def _add_batch_size(m: pyo.ConcreteModel, md: StnModelData) -> None:
     @m.Constraint(m.MIN_ROWS)
     def batch_min(m, a, k):
         return m.B[a, k] >= md.jobs[a].bmin * m.W[a, k]
+
+
+def _add_holds(m: pyo.ConcreteModel, md: StnModelData) -> None:
+    """NIS material waits only in the unit that made it: a hold h of state s on unit j starts
+    right after a batch of a job a on j whose output of s comes at its end (o_as = P_a), or
+    right after another hold of s on j, and keeps no more than that left it:
+
+        W[h,k] <= sum_a W[a, k - P_a] + W[h, k-1] + H0[h,k]
+        B[h,k] <= sum_a rho_as B[a, k - P_a] + B[h, k-1] + Q0[h,k]
+
+    H0 = 1 and Q0 = the amount where the plant state has the unit holding s from k."""
+    rows = [(h, k) for h in md.hold_sources for k in md.jobs[h].starts]
+    m.HOLD_STARTS = pyo.Set(dimen=2, initialize=rows, ordered=True)
+
+    def before(h: int, k: int) -> list[tuple[int, int, float]]:
+        out = [(a, k - md.jobs[a].span, frac) for a, frac in md.hold_sources[h]]
+        out.append((h, k - 1, 1.0))
+        return [(a, k0, frac) for a, k0, frac in out if (a, k0) in m.STARTS]
+
+    def initial(h: int, k: int) -> float | None:
+        k0, amount = md.held_at_start.get(h, (None, 0.0))
+        return amount if k0 == k else None
+
+    @m.Constraint(m.HOLD_STARTS)
+    def hold_start(m, h, k):
+        start = 0.0 if initial(h, k) is None else 1.0
+        return m.W[h, k] <= sum(m.W[a, k0] for a, k0, _ in before(h, k)) + start
+
+    @m.Constraint(m.HOLD_STARTS)
+    def hold_amount(m, h, k):
+        held = initial(h, k) or 0.0
+        return m.B[h, k] <= sum(f * m.B[a, k0] for a, k0, f in before(h, k)) + held
 
 
 def _add_material_balance(m: pyo.ConcreteModel, md: StnModelData) -> None:

@@ -37,6 +37,8 @@ from optimizer.stn_model import build_model, model_data
 
 __all__ = ["WINDOW_BINARIES", "RollingOptions", "solve_rolling", "window_data"]
 
+LP_BOUND_SHARE = 0.1
+"""Share of the time limit kept for the LP bound after the windows."""
 WINDOW_BINARIES = 200
 """Integer starts per window that HiGHS solves to a small gap in seconds on the benchmark
 plants; the window length follows from it and the number of unit-task pairs."""
@@ -87,7 +89,9 @@ def solve_rolling(
     left; with a time limit large enough that every window is solved to optimality the result
     depends on the data only."""
     started = time.perf_counter() if started is None else started
-    deadline = None if options.time_limit is None else started + options.time_limit
+    deadline = None
+    if options.time_limit is not None:  # the last tenth is kept for the LP bound
+        deadline = started + (1 - LP_BOUND_SHARE) * options.time_limit
     n = data.grid.periods
     times = tuple(data.grid.time(k) for k in range(n + 1))
     fixed: list[Batch] = []
@@ -100,7 +104,7 @@ def solve_rolling(
         reach = min(n, t0 + rolling.window + rolling.lookahead)
         last = reach == n and t0 + rolling.window >= n
         sub, demand_ids = window_data(data, fixed, shipped, t0, reach)
-        md = model_data(sub, relax_from=None if last else rolling.window)
+        md = model_data(sub, relax_from=None if last else rolling.window, open_end=reach < n)
         windows_left = max(1, -(-(n - t0 - rolling.window) // rolling.commit) + 1)
         opts = replace(options, mip_gap=max(options.mip_gap or 0.0, rolling.mip_gap))
         if deadline is not None:
@@ -167,7 +171,8 @@ def solve_rolling(
             )
     check = verified(data, schedule, None)
     objective = _round(check.objective)
-    bound, lp_stage = lp_bound(data, options, deadline)
+    bound_deadline = None if options.time_limit is None else started + options.time_limit
+    bound, lp_stage = lp_bound(data, options, bound_deadline)
     if lp_stage:
         stages.append(lp_stage)
     if bound is not None and bound < objective:
@@ -213,7 +218,7 @@ def lp_bound(
     starts = sum(len(job.starts) for job in md.jobs)
     if starts > LP_BOUND_MAX_STARTS:
         return None, None
-    left = None if deadline is None else max(1.0, deadline - time.perf_counter())
+    left = None if deadline is None else max(2.0, deadline - time.perf_counter())
     m = build_model(md)
     res = solve_model(m, replace(options, time_limit=left))
     stage = {
@@ -277,7 +282,9 @@ def window_data(
         else:
             outputs_of(b.task, b.start, b.size)
             last_on[b.unit] = (b.start + data.duration(b.task), b.task)
+    last_batch: dict[str, Batch] = {}
     for b in sorted(fixed, key=lambda b: b.start):
+        last_batch[b.unit] = b
         if b.hold:
             stock[b.task] -= b.size
             arrive(b.task, b.start + g.step, b.size)
@@ -292,6 +299,24 @@ def window_data(
         else:
             outputs_of(b.task, b.start, b.size)
             last_on[b.unit] = (b.end, b.task)
+    held: dict[str, tuple[tuple[str, float], ...]] = {}
+    for unit, b in last_batch.items():
+        if unit in running or grid_index(g, b.end, "up") != t0:
+            continue
+        # NIS material the batch left in its unit at t0 stays there (it may be held on)
+        if b.hold:
+            left = [(b.task, b.start + g.step, b.size)]
+        else:
+            left = [
+                (o.state, b.start + o.duration, o.fraction * b.size)
+                for o in data.task_outputs(b.task)
+                if data.state(o.state).policy == "none"
+                and abs(o.duration - data.duration(b.task)) <= tiny
+            ]
+        for item in left:
+            pending.remove(item)
+        if left:
+            held[unit] = tuple((state, amount) for state, _, amount in left)
     for d, amount in shipped.items():
         stock[data.demands[d].state] -= amount
     states = []
@@ -310,7 +335,7 @@ def window_data(
             if when <= t_stop + tiny
         ),
         unit_init=tuple(
-            UnitInit(unit, free, last)
+            UnitInit(unit, free, last, held.get(unit, ()))
             for unit, (free, last) in last_on.items()
             if unit not in running
         ),

@@ -406,6 +406,25 @@ class _Validator:
                 self.known_task(f"{at}[2]", ui.last_task)
                 if (ui.unit, ui.last_task) not in d._index["unit_tasks"]:
                     self.fail(f"{at}[2]", ui.last_task, f"a task unit {ui.unit!r} runs, or null")
+            self.rows(f"{at}[3]", ui.held)
+            held: set[str] = set()
+            for state, amount in ui.held:
+                where = f"{at}[3].{state}"
+                self.known_state(where, state)
+                if d.state(state).policy != "none" or state in held:
+                    self.fail(where, state, "each NIS state (policy 'none') once")
+                held.add(state)
+                makes = any(
+                    o.state == state
+                    for (unit, task) in d._index["unit_tasks"]
+                    if unit == ui.unit
+                    for o in d._index["outputs"].get(task, ())
+                )
+                if not makes:
+                    self.fail(
+                        where, state, f"a state unit {ui.unit!r} makes (it holds only its own)"
+                    )
+                self.number(where, amount, 0.0, MAX_AMOUNT, "an amount >= 0")
         for n, b in enumerate(d.in_progress):
             at = f"initial.in_progress[{n}]"
             self.known_task(f"{at}[0]", b.task)

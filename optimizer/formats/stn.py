@@ -16,8 +16,9 @@ and the optional extensions documented in docs/stn.md: `states.<s>.policy` ("sto
 `unit_utilities` ([[unit, task, utility, fixed, per_size], ...]), `cleaning` ([[unit, task,
 duration], ...]), `changeovers` ([[unit, from_task, to_task, duration], ...]), `demands`
 ([[state, time, amount] or [state, time, amount, penalty], ...]), `receipts` ([[state, time,
-amount], ...]) and `initial` ({"units": [[unit, free_at, last_task|null], ...], "in_progress":
-[[task, unit, start, size], ...]}), plus a free-text `description`.
+amount], ...]) and `initial` ({"units": [[unit, free_at, last_task|null] or [..., {state:
+amount held}], ...], "in_progress": [[task, unit, start, size], ...]}), plus a free-text
+`description`.
 
 The reader is strict: unknown or duplicate keys, rows of the wrong length, booleans or strings
 where numbers belong, NaN and infinities are refused, and so is every value `StnData` refuses
@@ -300,6 +301,13 @@ class _Reader:
             source if isinstance(source, str) else str(source),
         )
 
+    def held(self, where: str, value: Any) -> tuple[tuple[str, float], ...]:
+        """`{state: amount}`: NIS material a unit holds."""
+        return tuple(
+            (self.name(where, state), self.number(f"{where}.{state}", amount, "an amount"))
+            for state, amount in self.obj(where, value).items()
+        )
+
     def extensions(self, top: dict) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if "utilities" in top:
@@ -379,8 +387,9 @@ class _Reader:
                     self.name(f"{w}[0]", r[0]),
                     self.number(f"{w}[1]", r[1], "a time"),
                     None if r[2] is None else self.name(f"{w}[2]", r[2]),
+                    self.held(f"{w}[3]", r[3]) if len(r) == 4 else (),
                 )
-                for w, r in self.rows("initial.units", init.get("units", []), 3)
+                for w, r in self.rows("initial.units", init.get("units", []), (3, 4))
             )
             out["in_progress"] = tuple(
                 BatchInProgress(

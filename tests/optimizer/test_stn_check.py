@@ -9,12 +9,17 @@ import pytest
 
 from optimizer.stn_check import Batch, StnSchedule, check_schedule
 from optimizer.stn_data import (
+    Arc,
     BatchInProgress,
     Changeover,
     Cleaning,
     Demand,
+    Grid,
+    OutputArc,
     State,
+    StnData,
     UnitInit,
+    UnitTask,
     Utility,
     UtilityUse,
 )
@@ -167,3 +172,65 @@ def test_objective_counts_costs() -> None:
     check = check_schedule(mix_split(), with_batches(Batch("Mix", "Mixer", 0, 1, 10)))
     assert check.ok
     assert check.objective == pytest.approx(-2 - 10)  # fixed 2; 10 M left at price -1
+
+
+def nis_two_units() -> StnData:
+    """T: A -> I (NIS) on U1 and U2 (1 h, <= 10); C: I -> P on U3 (1 h); Q: A -> R on U2."""
+    return StnData(
+        name="nis",
+        states=(
+            State("A", None, 100, 0),
+            State("I", None, 0, 0, "none"),
+            State("P", None, 0, 1),
+            State("R", None, 0, 0.5),
+        ),
+        inputs=(Arc("A", "T", 1), Arc("I", "C", 1), Arc("A", "Q", 1)),
+        outputs=(OutputArc("T", "I", 1, 1), OutputArc("C", "P", 1, 1), OutputArc("Q", "R", 1, 1)),
+        unit_tasks=(
+            UnitTask("U1", "T", 0, 10),
+            UnitTask("U2", "T", 0, 10),
+            UnitTask("U2", "Q", 0, 10),
+            UnitTask("U3", "C", 0, 10),
+        ),
+        grid=Grid(0, 5, 1),
+    )
+
+
+def test_nis_material_waits_only_in_the_unit_that_made_it() -> None:
+    data = nis_two_units()
+    made = Batch("T", "U1", 0, 1, 10)
+    used = Batch("C", "U3", 3, 4, 10)
+    held_right = [Batch("I", "U1", 1, 2, 10, hold=True), Batch("I", "U1", 2, 3, 10, hold=True)]
+    check = check_schedule(data, StnSchedule((made, *held_right, used)))
+    assert check.ok, check.problems
+    assert check.stock["I"] == pytest.approx((0,) * 6)
+    elsewhere = [
+        Batch("Q", "U2", 0, 1, 5),
+        Batch("I", "U2", 1, 2, 10, hold=True),
+        Batch("I", "U2", 2, 3, 10, hold=True),
+    ]
+    problems = check_schedule(data, StnSchedule((made, *elsewhere, used))).problems
+    assert any(
+        "hold of 'I' at 1 does not follow a batch of the unit that made or held it" in p
+        for p in problems
+    ), problems
+    more = [
+        Batch("T", "U1", 0, 1, 6),
+        Batch("T", "U2", 0, 1, 4),
+        Batch("I", "U1", 1, 2, 10, hold=True),
+        Batch("I", "U1", 2, 3, 10, hold=True),
+    ]
+    problems = check_schedule(data, StnSchedule((*more, used))).problems
+    assert any("keeps 10, more than the 6" in p for p in problems), problems
+    late = [made, Batch("I", "U1", 2, 3, 10, hold=True)]
+    problems = check_schedule(data, StnSchedule(tuple(late))).problems
+    assert any("does not follow" in p for p in problems), problems  # a gap breaks the chain
+    assert any("'I' at 1: stock 10 above the capacity 0" in p for p in problems), problems
+
+
+def test_plant_state_can_hold_nis_material() -> None:
+    data = nis_two_units().replace(unit_init=(UnitInit("U1", 1, "T", (("I", 8),)),))
+    schedule = StnSchedule((Batch("I", "U1", 1, 2, 8, hold=True), Batch("C", "U3", 2, 3, 8)))
+    check = check_schedule(data, schedule)
+    assert check.ok, check.problems
+    assert check.stock["P"][-1] == pytest.approx(8)

@@ -101,7 +101,10 @@ def test_extensions_read(tmp_path: Path) -> None:
         changeovers=[["Mixer", "Mix", "Mix", 0.5]],
         demands=[["P1", 3, 4], ["P2", 4, 5, 2.5]],
         receipts=[["A", 1.5, 10]],
-        initial={"units": [["Mixer", 0.5, "Mix"]], "in_progress": [["Split", "Still", -1, 10]]},
+        initial={
+            "units": [["Mixer", 0.5, "Mix", {"M": 3}]],
+            "in_progress": [["Split", "Still", -1, 10]],
+        },
         reference={"value": 1, "sense": "max", "source": "hand", "solver": "none"},
     )
     data = read_stn(write(tmp_path, doc))
@@ -112,7 +115,7 @@ def test_extensions_read(tmp_path: Path) -> None:
     assert data.changeovers == (Changeover("Mixer", "Mix", "Mix", 0.5),)
     assert data.demands == (Demand("P1", 3.0, 4.0, None), Demand("P2", 4.0, 5.0, 2.5))
     assert data.receipts == (Receipt("A", 1.5, 10.0),)
-    assert data.unit_init == (UnitInit("Mixer", 0.5, "Mix"),)
+    assert data.unit_init == (UnitInit("Mixer", 0.5, "Mix", (("M", 3.0),)),)
     assert data.in_progress == (BatchInProgress("Split", "Still", -1.0, 10.0),)
     assert data.reference is not None and data.reference.source == "hand"
     assert data.utilities[0].capacity_between(1, 2) == 10
@@ -328,6 +331,18 @@ BAD_CASES = [
         setitem(["initial"], {"in_progress": [["Mix", "Mixer", -0.5, 50]]}),
         "initial.in_progress[0][3]",
         "a size from 0 to Bmax 20",
+    ),
+    (
+        "held_not_nis",
+        setitem(["initial"], {"units": [["Mixer", 0, "Mix", {"A": 3}]]}),
+        "initial.units[0][3].A",
+        "each NIS state (policy 'none') once",
+    ),
+    (
+        "held_not_an_object",
+        setitem(["initial"], {"units": [["Mixer", 0, "Mix", [["M", 3]]]]}),
+        "initial.units[0][3]",
+        "a JSON object",
     ),
     (
         "unit_init_unknown_unit",

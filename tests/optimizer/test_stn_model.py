@@ -145,3 +145,24 @@ def test_finer_grids_scale_spans_and_offsets(step: float) -> None:
     r2 = next(j for j in md.jobs if j.task == "Reaction_2")
     assert r2.span == round(2 / step) and md.periods == round(10 / step)
     assert r2.last == md.periods - r2.span
+
+
+def test_holds_follow_their_own_unit() -> None:
+    """Hold jobs of the NIS state I on U1 and U2 (both make it): each may only follow a batch
+    of T on its own unit or its own previous hold; U2's Q never feeds a hold."""
+    from tests.optimizer.test_stn_check import nis_two_units
+
+    data = nis_two_units().replace(unit_init=(UnitInit("U2", 2, "T", (("I", 6),)),))
+    md = model_data(data)
+    names = [(j.task, j.unit) for j in md.jobs]
+    h1, h2 = names.index(("hold I", "U1")), names.index(("hold I", "U2"))
+    assert md.hold_sources == {
+        h1: ((names.index(("T", "U1")), 1.0),),
+        h2: ((names.index(("T", "U2")), 1.0),),
+    }
+    assert md.held_at_start == {h2: (2, 6.0)}
+    assert md.arrivals == {("I", 2): 6.0}
+    m = build_model(md)
+    starts = len(md.jobs[h1].starts) + len(md.jobs[h2].starts)
+    assert len(m.hold_start) == len(m.hold_amount) == starts == 5 + 3  # U2 is busy until 2
+    assert str(m.hold_start[h2, 2].body).count("W") == 1  # only the plant state lets it hold
