@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,7 @@ def fit_log(
     min_n: int = 5,
     seed: int = 0,
     source: str = "LOG",
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> FitResult:
     """Fit every random quantity of ``scenario`` that the log ``table`` observes.
 
@@ -191,7 +192,9 @@ def fit_log(
     ``until`` uses only events before it; ``families`` are the candidates (default: all of
     ``twin.fit_dist.FAMILIES``; add ``"empirical"`` to fall back to the observed distribution
     where the chosen family is rejected at ``alpha``); ``bootstrap`` is the number of
-    parametric bootstrap replicates (0: no intervals, no GOF); ``seed`` makes them repeatable.
+    parametric bootstrap replicates (0: no intervals, no GOF); ``seed`` makes them repeatable;
+    ``source`` names the log in messages; ``progress(done, total, path)`` is called after each
+    quantity.
     Raises :class:`FitError` (bad options, a log that does not match the scenario) and
     :class:`~twin.scenario.ScenarioError` (a bad scenario file)."""
     from twin.fit_variant import writable_families
@@ -201,7 +204,7 @@ def fit_log(
     until_h = parse_until(until, sc)
     obs, window = observations(sc, table, until_h, source)
     out = []
-    for o in obs:
+    for done, o in enumerate(obs, 1):
         rng = np.random.default_rng([seed, zlib.crc32(format_path(o.path).encode())])
         ok = writable_families(base_data, o.path) if o.patchable else (lambda f: True)
         if o.discrete and _is_discrete(o.sample) and len(np.unique(o.sample.exact)) > 1:
@@ -224,6 +227,8 @@ def fit_log(
         if fit.status == "fitted" and o.patchable and fit.family is not None:
             written = _spec(fit.family, fit.params, fit.theta)
         out.append(_quantity(o, fit, written, alpha))
+        if progress is not None:
+            progress(done, len(obs), out[-1].path)
     return FitResult(
         sc.name,
         base_path,

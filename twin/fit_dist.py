@@ -400,7 +400,7 @@ class _Triangular(Family):
                 res = r
         assert res is not None
         a, b = float(res.x[0]), float(res.x[1])
-        ll, c = profile(a, b)
+        ll, c = profile(a, b, full=True)
         return (a, c, b) if math.isfinite(ll) else None
 
     def loglik(self, th: Sequence[float], s: Sample) -> float:
@@ -566,7 +566,10 @@ class _TriangularProfile:
         self.nk = n - np.arange(n, dtype=float)  # n - k
         self.log2n = n * math.log(2.0)
 
-    def __call__(self, a: float, b: float) -> tuple[float, float]:
+    def __call__(self, a: float, b: float, full: bool = False) -> tuple[float, float]:
+        """(max log L, its mode). With censoring, only the 32 modes best for the exact values
+        and 32 spread over the sample are scored against the censored ones (the search's
+        inner loop), unless ``full``."""
         x, n = self.x, len(self.x)
         if not (b > a and 0 <= a <= x[0] and b >= x[-1]):
             return -math.inf, a
@@ -585,6 +588,9 @@ class _TriangularProfile:
             return (float(ends[0]), a) if ends[0] >= ends[1] else (float(ends[1]), b)
         modes = np.concatenate(([a], x, [b]))
         ll = np.concatenate(([ends[0]], at_x, [ends[1]]))
+        if not full and n > 64:
+            keep = np.union1d(np.argsort(ll)[-32:], np.linspace(0, n + 1, 32).astype(int))
+            modes, ll = modes[keep], ll[keep]
         c, w = modes[:, None], b - a
         with np.errstate(divide="ignore", invalid="ignore"):
             if s.n_right:
