@@ -134,6 +134,15 @@ class LogContext:
                         "the log of this scenario?)"
                     )
                 self.class_of[u] = c
+        for kind in ("step_end", "setup", "batch_release"):
+            v = Rows(view, kind).value
+            bad = ~np.isfinite(v) | (v < 0)
+            if bad.any():
+                raise FitError(
+                    f"{source}: {int(bad.sum())} {kind} event(s) with value "
+                    f"{float(v[bad][0])!r}; expected a finite number >= 0 (hours, or the batch "
+                    "size for batch_release)"
+                )
         self.clock = Clock(view, end)
         self.start = Rows(view, "step_start")
         self.stop = Rows(view, "step_end")

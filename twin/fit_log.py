@@ -77,6 +77,14 @@ def observations(
     if table.num_rows == 0:
         where = f" before --until {until:g} h" if until is not None else ""
         raise FitError(f"{source}: the log has no events{where}; expected a non-empty event log")
+    t = table.column("t").to_numpy()
+    if not np.all(np.isfinite(t)):
+        raise FitError(
+            f"{source}: {int(np.sum(~np.isfinite(t)))} event(s) with a time that is not a "
+            "number; expected every t to be finite model hours"
+        )
+    if np.any(np.diff(t) < 0):  # a converted log may come unsorted: order it by time
+        table = table.take(pa.array(np.argsort(t, kind="stable")))
     view = LogView(table)
     ends = view.t[view.kind("run_end")]
     end = float(ends.max()) if len(ends) else float(view.t.max())

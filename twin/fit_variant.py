@@ -109,8 +109,9 @@ def build_patch(base: Mapping[str, Any], items: list[tuple[Segments, Any]]) -> d
             p = path[1]
             prod = patch.setdefault("products", {}).setdefault(p, {})
             if "qc" not in prod:
-                own = _raw(base, ("products", p, "qc"))
-                prod["qc"] = {} if own is not _MISSING else copy.deepcopy(dict(base["qc"]))
+                own = _raw(base, ("products", p, "qc"))  # None in a dumped Scenario
+                plant = copy.deepcopy(dict(base["qc"])) if own in (_MISSING, None) else {}
+                prod["qc"] = plant
             prod["qc"][path[3]] = value
         else:
             _put(patch, path, value)
@@ -228,8 +229,11 @@ def _header(r: FitResult) -> list[str]:
     if kept:
         lines.append("# Not written (the scenario's value stays):")
         for q in kept:
-            why = next((n for n in q.notes if n.startswith(("kept", "not written", "no "))), None)
-            lines.append(f"#   {q.path}: n={q.n}" + (f"; {why}" if why else f"; {q.status}"))
+            if q.status == "kept":
+                why = next((n for n in q.notes if n.startswith(("kept", "no "))), "kept")
+            else:
+                why = "fitted, not written: " + (q.notes[0] if q.notes else "not patchable")
+            lines.append(f"#   {q.path}: n={q.n}; {why}")
     return lines
 
 

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import yaml
 from scipy import stats
@@ -23,7 +24,7 @@ from twin.fit_dist import Sample, family
 from twin.fit_stats import fit_sample, npmle
 from twin.scenario import load_dict
 from twin.simulate import simulate, write_run_dir
-from twin.variants import resolve
+from twin.variants import deep_merge, resolve
 
 # --------------------------------------------------------------------------- scenarios
 # Known truth. A Monday start, analysts on weekday day shifts (QC releases after a weekend
@@ -373,6 +374,42 @@ def test_a_log_of_another_plant_is_refused_with_its_name(calib_log):
         fit_log(load_dict(copy.deepcopy(CALIB)), calib_log.drop(["step", "state"]))
     with pytest.raises(FitError, match="LOG: the log has no events; expected a non-empty"):
         fit_log(load_dict(copy.deepcopy(CALIB)), calib_log.slice(0, 0))
+
+
+def test_a_bad_or_unsorted_log_is_handled(calib_log):
+    sc = load_dict(copy.deepcopy(CALIB))
+    shuffled = calib_log.take(np.random.default_rng(0).permutation(calib_log.num_rows))
+    a = fit_log(sc, calib_log, bootstrap=0).get("equipment_classes.mixer.failures.mtbf")
+    b = fit_log(sc, shuffled, bootstrap=0).get("equipment_classes.mixer.failures.mtbf")
+    assert np.array_equal(np.sort(a.sample.exact), np.sort(b.sample.exact))
+    kinds = calib_log.column("kind").to_pylist()
+    values = calib_log.column("value").to_numpy().copy()
+    values[kinds.index("step_end")] = float("nan")
+    broken = calib_log.set_column(calib_log.column_names.index("value"), "value", pa.array(values))
+    with pytest.raises(FitError, match=r"1 step_end event\(s\) with value nan; expected"):
+        fit_log(sc, broken)
+
+
+def test_plant_qc_is_copied_into_the_product(tmp_path):
+    """tiny.yaml's products use the plant's QC: the variant gives the product its own, with
+    the plant's analyst, hands-on time and reject rate, from a file or a Scenario object."""
+    src = Path(__file__).resolve().parents[2] / "scenarios" / "tiny.yaml"
+    sc = load_dict(yaml.safe_load(src.read_text()), str(src))
+    log = simulate(sc, seed=1).events
+    for base in (str(src), sc):
+        res = fit_log(base, log, bootstrap=0)
+        assert res.get("products.tab_a.qc.lead_time").written == 48.0
+        out = write_variant(res, tmp_path / "tiny_fit.yaml")
+        if isinstance(base, str):
+            got = resolve(base, [str(out)]).scenario
+        else:
+            merged = deep_merge(sc.to_dict(), yaml.safe_load(out.read_text()))
+            got = load_dict(merged)
+        qc = got.products["tab_a"].qc
+        assert (qc.qualification, qc.hands_on.mean, qc.lead_time.mean) == ("analyst", 4.0, 48.0)
+        assert qc.reject_probability == 0.02
+        assert got.products["tab_b"].qc is None  # n < 5: left to the plant's QC
+    assert "products.tab_b.qc.lead_time: n=3; kept the scenario's value" in out.read_text()
 
 
 def test_parquet_run_folder_gives_the_same_fit(tmp_path):
