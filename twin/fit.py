@@ -27,8 +27,11 @@ import numpy as np
 import pyarrow as pa
 
 from twin.fit_dist import FAMILIES, Sample
+from twin.fit_dist import family as get_family
 from twin.fit_log import FitError, Observed, format_path, observations
+from twin.fit_report import write_report
 from twin.fit_stats import Candidate, Gof, empirical_fit, fit_sample
+from twin.fit_variant import writable_families, write_variant
 from twin.scenario import Scenario, ScenarioError, load_dict, parse_time, read_yaml
 
 __all__ = [
@@ -197,8 +200,6 @@ def fit_log(
     quantity.
     Raises :class:`FitError` (bad options, a log that does not match the scenario) and
     :class:`~twin.scenario.ScenarioError` (a bad scenario file)."""
-    from twin.fit_variant import writable_families
-
     fams, empirical = _options(families, alpha, bootstrap, criterion, min_n)
     sc, base_data, base_path = _scenario(scenario)
     until_h = parse_until(until, sc)
@@ -207,10 +208,14 @@ def fit_log(
     for done, o in enumerate(obs, 1):
         rng = np.random.default_rng([seed, zlib.crc32(format_path(o.path).encode())])
         ok = writable_families(base_data, o.path) if o.patchable else (lambda f: True)
-        if o.discrete and _is_discrete(o.sample) and len(np.unique(o.sample.exact)) > 1:
+        if (
+            o.discrete
+            and o.sample.n_exact >= min_n
+            and _is_discrete(o.sample)
+            and len(np.unique(o.sample.exact)) > 1
+            and ok("empirical")
+        ):
             fit = empirical_fit(o.sample.exact)
-            if o.sample.n_exact < min_n:
-                fit = fit_sample(o.sample, fams, rng=rng, min_n=min_n)
         else:
             fit = fit_sample(
                 o.sample,
@@ -256,13 +261,11 @@ def _is_discrete(s: Sample) -> bool:
 
 
 def _spec(family: str, params: Mapping[str, Any], theta: tuple[float, ...]) -> Any:
-    from twin.fit_dist import family as get
-
     if family == "fixed":
         return float(f"{params['value']:.6g}")
     if family == "empirical":
         return {"dist": "empirical", **params}
-    return get(family).spec(theta)
+    return get_family(family).spec(theta)
 
 
 def _quantity(o: Observed, fit, written: Any, alpha: float) -> QuantityFit:
@@ -300,17 +303,3 @@ def _quantity(o: Observed, fit, written: Any, alpha: float) -> QuantityFit:
         s,
         fit.theta,
     )
-
-
-def write_variant(result: FitResult, path: str | Path) -> Path:
-    """Write the fitted values as a variant file (see ``twin.fit_variant``)."""
-    from twin.fit_variant import write_variant as write
-
-    return write(result, path)
-
-
-def write_report(result: FitResult, path: str | Path) -> Path:
-    """Write the HTML report (see ``twin.fit_report``)."""
-    from twin.fit_report import write_report as write
-
-    return write(result, path)

@@ -341,7 +341,13 @@ def fit_sample(
         tuple(notes),
         th,
     )
-    if empirical and gof is not None and gof.p_value < alpha and not s.censored:
+    if (
+        empirical
+        and gof is not None
+        and gof.p_value < alpha
+        and not s.censored
+        and writable("empirical")
+    ):
         emp = empirical_fit(s.exact)
         return DistFit(
             "fitted",

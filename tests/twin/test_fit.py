@@ -460,16 +460,21 @@ def test_variant_writes_only_families_it_can_express(calib_dir, calib_log):
     """The base's repair time is triangular; the data are lognormal. deep_merge would keep
     low/mode/high beside a lognormal's mean/sd, so the best expressible family is written."""
     tri = {"dist": "triangular", "low": "30min", "mode": "1h", "high": "6h"}
-    base = _write(calib_dir, _calib(**{"equipment_classes.mixer.failures.mttr": tri}), "tri.yaml")
+    uni = {"dist": "uniform", "low": 100, "high": 150}  # the orders are 100 or 150: discrete
+    changes = {"equipment_classes.mixer.failures.mttr": tri}
+    changes["order_generator.products.a.quantity"] = uni
+    base = _write(calib_dir, _calib(**changes), "tri.yaml")
     res = fit_log(base, calib_log, bootstrap=49)
     q = res.get("equipment_classes.mixer.failures.mttr")
     assert q.best != "triangular" and q.family == "triangular"
     assert any("cannot write" in n for n in q.notes)
+    qty = res.get("order_generator.products.a.quantity")
+    assert qty.family not in ("empirical", None)  # empirical cannot go over low/high
     out = write_variant(res, calib_dir / "tri_fitted.yaml")
     sc = resolve(str(base), [str(out)]).scenario
-    assert sc.equipment_classes["mixer"].failures.mttr.low == pytest.approx(
-        q.params["low"], rel=1e-4
-    )
+    mttr = sc.equipment_classes["mixer"].failures.mttr
+    assert mttr.low == pytest.approx(q.params["low"], rel=1e-4)
+    assert sc.order_generator.products["a"].quantity.dist == qty.family
 
 
 def test_write_refuses_a_folder_and_leaves_nothing(calib_dir, calib_fit, tmp_path):
