@@ -172,9 +172,6 @@ class _Validator:
                     ut.task,
                     f"each task listed once per unit ({ut.unit!r} already runs it)",
                 )
-            if ut.unit in d._index["states"] or ut.task in d._index["states"]:
-                clash = ut.unit if ut.unit in d._index["states"] else ut.task
-                self.fail(at, clash, "unit and task names distinct from state names")
             index[ut.unit, ut.task] = ut
             self.number(f"{at}[2]", ut.bmin, 0.0, MAX_AMOUNT, "a minimum batch size Bmin >= 0")
             self.number(f"{at}[3]", ut.bmax, 0.0, MAX_AMOUNT, "a maximum batch size Bmax > 0")
@@ -186,8 +183,6 @@ class _Validator:
             self.number(f"{at}[5]", ut.variable_cost, -MAX_MONEY, MAX_MONEY, "a variable cost")
         tasks = {t for _, t in index}
         units = {u for u, _ in index}
-        if tasks & units:
-            self.fail("units", sorted(tasks & units)[0], "unit names distinct from task names")
         if len(tasks) > MAX_NAMES or len(units) > MAX_NAMES:
             self.fail("units", f"{len(units)} units, {len(tasks)} tasks", f"at most {MAX_NAMES}")
         d._index["unit_tasks"] = index

@@ -90,6 +90,15 @@ def test_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
     assert read_stn(write(tmp_path, doc, "my plant.json")).name == "my plant"
 
 
+def test_states_tasks_and_units_are_separate_namespaces(tmp_path: Path) -> None:
+    """A unit named like its task (a "Filter" filtering) or like a state is legal."""
+    doc = copy.deepcopy(GOOD)
+    doc["units"][0][0] = "Mix"
+    doc["units"][1][0] = "M"
+    data = read_stn(write(tmp_path, doc))
+    assert data.units == ("Mix", "M") and data.tasks == ("Mix", "Split")
+
+
 def test_extensions_read(tmp_path: Path) -> None:
     doc = copy.deepcopy(GOOD)
     doc["states"]["M"]["policy"] = "none"
@@ -245,7 +254,6 @@ BAD_CASES = [
         "units[2][1]",
         "each task listed once per unit",
     ),
-    ("unit_named_like_a_state", setitem(["units", 0, 0], "A"), "units[0]", "distinct from state"),
     ("unit_name_empty", setitem(["units", 0, 0], ""), "units[0][0]", "a name"),
     ("cost_string", setitem(["units", 0, 4], "2"), "units[0][4]", "'2'"),
     # grid

@@ -97,6 +97,17 @@ def test_mix_split_hand_optimum() -> None:
     assert len(mixes) == 2 and sum(b.size for b in mixes) == pytest.approx(25)
 
 
+def test_names_may_repeat_across_states_tasks_and_units() -> None:
+    base = mix_split()
+    units = tuple(
+        UnitTask(name, ut.task, ut.bmin, ut.bmax, ut.fixed_cost, ut.variable_cost)
+        for name, ut in zip(("Mix", "M"), base.unit_tasks, strict=True)
+    )
+    result = proven(base.replace(unit_tasks=units))
+    assert result.objective == 84.5
+    assert {(b.task, b.unit) for b in result.schedule.batches} == {("Mix", "Mix"), ("Split", "M")}
+
+
 def test_featured_hand_optimum() -> None:
     """mix_split + a Mix -> Mix changeover of 1 (no two mixes in a row), cleaning on the
     Still, steam, a soft demand of 4 P1 at 3 and P2 >= 1 at the end: one mix of 20, split
