@@ -29,6 +29,7 @@ __all__ = [
     "UnitStart",
     "PlanInfeasibleError",
     "planning_duration",
+    "ApsBuilder",
 ]
 
 _TERMS = ("tardiness", "makespan", "cleaning")
@@ -161,6 +162,8 @@ class UnitStart:
     since: float = 0.0  # dirty since / clean since
     campaign: int = 0
     batches_since_maint: int = 0
+    clean: Any = None  # its twin.rules.CleanState, when known (a plant state): wins over the above
+    maintenance_due: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,13 +296,16 @@ class ApsData:
             orders = generate_orders(scenario, seed, replication)
         if horizon is not None:
             orders = [o for o in orders if o.release < horizon]
-        builder = _Builder(scenario, quantile, qc_offset, staff, due_margin, hold_slack)
+        builder = ApsBuilder(scenario, quantile, qc_offset, staff, due_margin, hold_slack)
         for o in orders:
             builder.add_order(o)
         return builder.build()
 
 
-class _Builder:
+class ApsBuilder:
+    """Builds ``ApsData`` order by order (``ApsData.from_scenario``, planning from a plant
+    state in ``optimizer.aps_state``)."""
+
     def __init__(self, sc: Scenario, quantile: float | None, qc_offset: bool, staff: bool,
                  due_margin: float = 0.0, hold_slack: float = 0.0) -> None:
         self.sc, self.quantile, self.qc_offset, self.staff = sc, quantile, qc_offset, staff

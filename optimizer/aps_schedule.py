@@ -188,13 +188,15 @@ def _open_at(cal, t: float) -> float:
 
 def _start_state(data: ApsData, u: UnitData) -> list:
     st = u.start
-    if st.dirty:
+    if st.clean is not None:
+        cs = st.clean
+    elif st.dirty:
         cs = CleanState(DIRTY, st.last_product, st.campaign, 0.0, st.since)
     else:
         cs = CleanState(CLEAN, st.last_product, st.campaign, st.since, 0.0)
     every = u.maint_every
-    nxt = math.inf if every is None else (math.floor(data.t0 / every) + 1) * every
-    return [st.free, cs, nxt, False, st.batches_since_maint]
+    nxt = math.inf if every is None else (math.floor(data.t0 / every + 1e-9) + 1) * every
+    return [st.free, cs, nxt, st.maintenance_due, st.batches_since_maint]
 
 
 class _Decoder:

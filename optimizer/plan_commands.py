@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optimizer.aps import ApsData, Objective, ProgressHook, UnitStart, check_plan, solve
-from optimizer.aps_data import _Builder
+from optimizer.aps import ApsData, Objective, ProgressHook, check_plan, solve
+from optimizer.aps_state import data_from_state
 from optimizer.solvers import DEFAULT_SOLVER, check_solver
 from twin.plan import (
     Plan,
-    Snapshot,
     check_replanning,
     load_plan,
     scenario_fingerprint,
@@ -33,6 +32,7 @@ from twin.plan import (
 )
 from twin.plant import PlannedOrder, generate_orders
 from twin.scenario import Scenario, ScenarioError, load, load_dict
+from twin.state import PlantState
 
 __all__ = [
     "plan_scenario",
@@ -43,7 +43,7 @@ __all__ = [
     "PlanCheckError",
     "gantt_rows",
     "ApsPlanner",
-    "snapshot_data",
+    "plan_from_state",
     "MAX_PLAN_OPERATIONS",
     "MAX_TIME_LIMIT_S",
     "MAX_REPLAN_TIME_LIMIT_S",
@@ -347,124 +347,6 @@ def gantt_rows(plan: Plan, horizon: float | None = None) -> list[dict[str, Any]]
     return rows
 
 
-def snapshot_data(
-    scenario: Scenario,
-    snapshot: Snapshot,
-    orders: list[PlannedOrder],
-    staff: bool = True,
-    qc_offset: bool = True,
-    pin_window: float = 0.0,
-) -> ApsData:
-    """The problem of the snapshot's remaining work: waiting batches from their next step,
-    available at once if their previous step is done (else when it ends); units free from
-    ``unit_free_at`` and dirty with their last product; running steps are not re-planned.
-    Waiting steps the current plan started before ``now + pin_window`` keep their unit (the
-    twin may have taken it already: a step counts as running only once processing starts)."""
-    builder = _Builder(scenario, None, qc_offset, staff)
-    by_id = {o.id: o for o in orders}
-    now = snapshot.time
-    running_end: dict[str, float] = {}
-    for op in snapshot.running:
-        running_end[op.key] = max(running_end.get(op.key, now), op.end)
-    done_unit = {(op.key, op.step): op.unit for op in snapshot.done}
-    # a waiting step whose planned start has passed may already hold its unit (being cleaned
-    # or set up): keep it on that unit
-    old_unit = {}
-    if snapshot.current_plan is not None:
-        old_unit = {
-            (op.key, op.step): op.unit
-            for op in snapshot.current_plan.operations
-            if op.start <= now + pin_window
-        }
-    unit_index = {u.name: i for i, u in enumerate(builder.units)}
-    groups: dict[str, list[tuple[int, int, float, int, int]]] = {}
-    held: set[int] = set()
-    for key, step in sorted(snapshot.waiting):
-        order, idx = key.rsplit("/", 1)
-        o = by_id.get(order)
-        if o is None or step >= len(scenario.products[o.product].recipe):
-            continue
-        hold = -1
-        recipe = scenario.products[o.product].recipe
-        if step > 0 and recipe[step - 1].transfer == "direct" and (key, step - 1) in done_unit:
-            hold = unit_index[done_unit[(key, step - 1)]]  # still blocked by this batch
-            held.add(hold)
-        pin = unit_index.get(old_unit.get((key, step), ""), -1)
-        groups.setdefault(order, []).append((int(idx), step, running_end.get(key, now), hold, pin))
-    for key, end in running_end.items():  # batches whose running step is not their last
-        order, idx = key.rsplit("/", 1)
-        if any(g[0] == int(idx) for g in groups.get(order, [])):
-            continue
-        step = max(op.step for op in snapshot.running if op.key == key) + 1
-        o = by_id.get(order)
-        if o is not None and step < len(scenario.products[o.product].recipe):
-            groups.setdefault(order, []).append((int(idx), step, end, -1, -1))
-    for order, items in groups.items():
-        o = by_id.get(order)
-        if o is None:
-            continue
-        prod = scenario.products[o.product]
-        n = max(1, math.ceil(o.quantity / prod.batch_size - 1e-9))
-        for idx, step, ready, hold, pin in sorted(items):
-            size = prod.batch_size if idx < n else o.quantity - (n - 1) * prod.batch_size
-            builder.add_order(
-                o,
-                sizes=[size],
-                first_index=idx,
-                ready=[max(now, ready)],
-                first_step=[step],
-                holds=[hold],
-                pinned=[pin],
-            )
-    # merge the per-batch pseudo orders of one order into one order for tardiness
-    starts = {}
-    last: dict[str, tuple[float, str]] = {}
-    for op in (*snapshot.done, *snapshot.running):
-        o = by_id.get(op.order)
-        if o is not None and (op.unit not in last or op.end >= last[op.unit][0]):
-            last[op.unit] = (op.end, o.product)
-    for ui, u in enumerate(builder.units):
-        free = snapshot.unit_free_at.get(u.name, now)
-        if ui in held:
-            # freed when the blocking batch's next step takes its unit, which the new plan
-            # decides: plan it as free now (an infinite time broke the decoder's arithmetic);
-            # FollowPlan only hands a unit work once it is really free
-            free = now
-        if u.name in last:
-            starts[ui] = UnitStart(
-                free=max(free, now),
-                last_product=last[u.name][1],
-                dirty=u.needs_cleaning,
-                since=last[u.name][0],
-            )
-        else:
-            starts[ui] = UnitStart(free=max(free, now), since=0.0)
-    data = builder.build(t0=now, starts=starts)
-    return _merge_orders(data)
-
-
-def _merge_orders(data: ApsData) -> ApsData:
-    from dataclasses import replace
-
-    from optimizer.aps_data import BatchData, OrderData
-
-    merged: dict[str, OrderData] = {}
-    index: dict[int, int] = {}
-    for oi, o in enumerate(data.orders):
-        if o.id in merged:
-            prev = merged[o.id]
-            merged[o.id] = replace(prev, batches=prev.batches + o.batches)
-        else:
-            merged[o.id] = o
-        index[oi] = list(merged).index(o.id)
-    orders = tuple(merged.values())
-    batches = tuple(
-        BatchData(b.key, index[b.order], b.product, b.size, b.ready, b.ops, b.holds)
-        for b in data.batches
-    )
-    return replace(data, orders=orders, batches=batches)
-
-
 @dataclass
 class ApsPlanner:
     """A ``twin.plan.Planner``: re-plans the snapshot's remaining work with the APS solver.
@@ -499,13 +381,14 @@ class ApsPlanner:
         self._orders: list[PlannedOrder] | None = None
         self.calls = 0
 
-    def plan(self, scenario: Scenario, snapshot: Snapshot) -> Plan:
+    def plan(self, scenario: Scenario, state: PlantState, current: Plan | None = None) -> Plan:
+        """A plan for the work left in ``state`` (the plant now: ``twin.state``)."""
         if self._orders is None:
             self._orders = generate_orders(scenario, self.seed, self.replication)
-        data = snapshot_data(scenario, snapshot, self._orders, pin_window=max(0.0, self.freeze))
+        data = data_from_state(scenario, state, orders=self._orders)
         self.calls += 1
         if not data.ops:
-            return Plan((), created_at=snapshot.time, meta={"planner": "aps"})
+            return Plan((), created_at=state.time, meta={"planner": "aps"})
         res = solve(
             data,
             objective=self.objective,
@@ -516,8 +399,41 @@ class ApsPlanner:
             use_milp=self.use_milp,
             max_iter=self.max_iter,
         )
-        return Plan(
-            res.plan.operations,
-            snapshot.time,
-            {"planner": "aps", "status": res.status, "objective": res.objective},
+        return dataclasses.replace(
+            res.plan,
+            created_at=state.time,
+            meta={"planner": "aps", "status": res.status, "objective": res.objective},
         )
+
+
+def plan_from_state(
+    scenario: Scenario,
+    state: PlantState,
+    horizon_h: float | None = None,
+    time_limit: float = 30.0,
+    objective: str | Objective = "tardiness+0.1*makespan",
+    solver: str = DEFAULT_SOLVER,
+    seed: int = 0,
+    progress: ProgressHook | None = None,
+) -> Plan:
+    """A plan for the work left in ``state`` (batches on the floor and the orders released
+    within ``horizon_h`` hours after it), checked independently before it is handed out."""
+    check_plan_options(time_limit, 1, None, horizon_h)
+    obj = parse_objective(objective)
+    data = data_from_state(scenario, state, horizon_h, seed=seed)
+    if not data.ops:
+        return Plan((), created_at=state.time, meta={"planner": "aps", "from_state": state.time})
+    res = solve(data, objective=obj, time_limit=time_limit, solver=solver, seed=seed,
+                progress=progress)  # fmt: skip
+    problems = check_plan(data, res.plan, holds=res.status != "infeasible")
+    if problems:
+        raise PlanCheckError(
+            f"internal error: the plan from the state of '{scenario.name}' failed its "
+            f"independent check: {'; '.join(problems[:5])}. Please report this."
+        )
+    return dataclasses.replace(
+        res.plan,
+        created_at=state.time,
+        meta={"planner": "aps", "from_state": state.time, "status": res.status,
+              "objective": res.objective, "seed": seed},
+    )  # fmt: skip

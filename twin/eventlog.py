@@ -89,8 +89,9 @@ KINDS = (
     "plan_end",  # value = planned end of the last operation (the plan's makespan)
     "replan",  # value = operations in the new plan, detail = trigger
     # warm starts (twin/state): what a run started from a plant state carries over
-    "order_resume",  # as order_release, for an order released before the state's instant
-    "batch_resume",  # batch, order, product, value = size, step = the step it is at
+    "order_resume",  # as order_release, for an order released before the state's instant;
+    # batch = the batch numbers it had handed out (the next one is batch + 1)
+    "batch_resume",  # batch, order, product, value = size, step = its step, detail = its key
 )
 
 _NAN = math.nan
@@ -200,6 +201,35 @@ class EventLog:
         if not chunks:
             return np.zeros(0, dtype=ROW[name])
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    def rows(self, start: int = 0) -> typing.Iterator[tuple]:
+        """Events from index ``start`` on, as tuples of the schema's columns with names
+        resolved (kind, unit, order, product, state and detail as text or None)."""
+        self._flush()
+        strings = self._strings
+        offset = 0
+        for k, kinds in enumerate(self._cols["kind"]):
+            n = len(kinds)
+            if offset + n <= start:
+                offset += n
+                continue
+            cols = [self._cols[name][k] for name in ROW.names]
+            lo = max(0, start - offset)
+            for row in zip(*(c[lo:].tolist() for c in cols), strict=True):
+                t, kind, unit, batch, order, product, step, state, value, detail = row
+                yield (
+                    t,
+                    KINDS[kind],
+                    strings[unit] if unit >= 0 else None,
+                    batch,
+                    strings[order] if order >= 0 else None,
+                    strings[product] if product >= 0 else None,
+                    step,
+                    strings[state] if state >= 0 else None,
+                    value,
+                    strings[detail] if detail >= 0 else None,
+                )
+            offset += n
 
     def to_table(self) -> pa.Table:
         """The log as an Arrow table whose columns wrap the log's own chunks (no copy)."""

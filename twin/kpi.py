@@ -324,10 +324,19 @@ def plan_adherence(table: pa.Table | LogView) -> dict[str, Any] | None:
         strict=True,
     ):
         planned[(order, b, s)] = (u, start)
-    # batch id -> (order, index within the order), from the order of batch releases
-    rel = v.kind("batch_release")
+    # batch id -> (order, index within the order), from the order of batch releases (after a
+    # warm start: the carried-over batches' keys, and each order's batches already made)
     index: dict[int, tuple[str, int]] = {}
     count: Counter[str] = Counter()
+    om = v.kind("order_resume")
+    for order, made in zip(v.strings("order", om), v.batch[om].tolist(), strict=True):
+        count[order] = max(0, made)
+    bm = v.kind("batch_resume")
+    for b, key in zip(v.batch[bm].tolist(), v.strings("detail", bm), strict=True):
+        if key is not None and "/" in key:
+            order, idx = key.rsplit("/", 1)
+            index[b] = (order, int(idx))
+    rel = v.kind("batch_release")
     for b, order in zip(v.batch[rel].tolist(), v.strings("order", rel), strict=True):
         count[order] += 1
         index[b] = (order, count[order])

@@ -560,6 +560,7 @@ _SPECS = (
         ],
         order=_ORDER_REQ,
         product=_PRODUCT,
+        batch=Attr("batches_made", "integer"),
         value=Attr("due_h", "float", unit="h since start"),
         step=Attr("priority", "integer"),
         detail=Attr("order_quantity", "string", unit="kg, as text"),
@@ -571,6 +572,7 @@ _SPECS = (
         **_BATCH_EVENT,
         step=Attr("step", "integer"),
         value=Attr("size", "float", unit="kg"),
+        detail=Attr("batch_key", "string"),
     ),
 )
 

@@ -14,9 +14,9 @@ end of the unplanned work. If the whole plant stands still while units wait for 
 batches (a plan crossed by a re-plan or a scrap), the unit takes the planned work due first
 after ``patience`` hours instead of deadlocking.
 
-Re-planning: a :class:`Planner` receives a :class:`Snapshot` of the plant (what is done,
-running and waiting) and returns a new plan for the rest; operations inside the frozen window
-keep their place.
+Re-planning: a :class:`Planner` receives the plant now (``Plant.state_now()``, the
+``twin.state.PlantState`` that warm starts and forecasts use too) and returns a new plan for
+the rest; operations inside the frozen window keep their place.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from twin.scenario import Scenario, ScenarioError
 if TYPE_CHECKING:
     from twin.dispatch import ClassQueue, Request
     from twin.equipment import Unit
+    from twin.state import PlantState
 
 __all__ = [
     "PlannedOperation",
@@ -45,10 +46,8 @@ __all__ = [
     "check_replanning",
     "REPLAN_EVENTS",
     "FollowPlan",
-    "Snapshot",
     "Planner",
     "batch_key",
-    "build_snapshot",
     "Replanner",
 ]
 
@@ -535,6 +534,11 @@ class FollowPlan:
         self._acts = dict(acts)
         self._act_pos: dict[tuple[str, str], int] = defaultdict(int)
 
+    def taken(self, key: str, step: int) -> None:
+        """Step ``step`` of batch ``key`` is under way or done outside the plan's hands (a
+        batch carried over by a warm start): units skip it in their planned sequence."""
+        self._assigned.add((key, step))
+
     # -------------------------------------------------------------- asked by batches and units
     def planned_start(self, batch: int, step: int) -> float | None:
         """The planned processing start of a step just handed out (None: not planned, or
@@ -684,74 +688,11 @@ class FollowPlan:
 
 
 # ---------------------------------------------------------------------------- re-planning
-@dataclass(frozen=True)
-class Snapshot:
-    """What the plant looks like at ``time``, for a planner."""
-
-    time: float
-    done: tuple[PlannedOperation, ...]  # finished steps with their actual times
-    running: tuple[PlannedOperation, ...]  # started steps, end = expected end
-    waiting: tuple[tuple[str, int], ...]  # (batch key, step) queued for a unit
-    unit_free_at: dict[str, float]  # earliest time each unit can take new work
-    current_plan: Plan | None = None
-
-
 class Planner(Protocol):
-    """Something that turns a snapshot into a plan for the rest of the work."""
+    """Something that turns the plant now (a ``twin.state.PlantState``) into a plan for the
+    rest of the work (``current``: the plan being followed, if any)."""
 
-    def plan(self, scenario: Scenario, snapshot: Snapshot) -> Plan: ...
-
-
-def build_snapshot(plant: Any, current: Plan | None = None) -> Snapshot:
-    """The plant's state at ``plant.env.now``, read from its event log."""
-    from twin.eventlog import kind_code
-
-    log = plant.log
-    now = plant.env.now
-    kind = log.column("kind")
-    t, batch, step, unit = (
-        log.column("t"),
-        log.column("batch"),
-        log.column("step"),
-        log.column("unit"),
-    )
-    strings = log._strings
-    started: dict[tuple[int, int], tuple[float, str]] = {}
-    done: list[PlannedOperation] = []
-    k_start, k_end = kind_code("step_start"), kind_code("step_end")
-    for i in (kind == k_start).nonzero()[0]:
-        started[(int(batch[i]), int(step[i]))] = (float(t[i]), strings[unit[i]])
-    last_done: dict[int, int] = {}
-    for i in (kind == k_end).nonzero()[0]:
-        b, s_ = int(batch[i]), int(step[i])
-        st, u = started.pop((b, s_))
-        order, idx = plant.batch_keys[b].rsplit("/", 1)
-        done.append(PlannedOperation(order, int(idx), s_, u, st, float(t[i])))
-        last_done[b] = max(last_done.get(b, -1), s_)
-    for (b, s_), (u, t_res) in plant.reserved.items():
-        # a unit claimed for this step is cleaning, setting up or waiting for staff
-        if (b, s_) not in started and last_done.get(b, -1) < s_:
-            started[(b, s_)] = (max(t_res, now), u)
-    running = []
-    free_at = {u.name: now for u in plant.units}
-    sc = plant.scenario
-    for (b, s_), (st, u) in started.items():
-        key = plant.batch_keys[b]
-        if key in plant.finished_keys:
-            continue
-        order, idx = key.rsplit("/", 1)
-        product = sc.products[plant.product_of[b]]
-        step_spec = product.recipe[s_]
-        scale = plant.size_of[b] / step_spec.scale_reference if step_spec.scale_reference else 1.0
-        end = max(now, st + step_spec.duration.mean * scale)
-        running.append(PlannedOperation(order, int(idx), s_, u, st, end))
-        free_at[u] = max(free_at[u], end)
-    waiting = []
-    for b, key in plant.batch_keys.items():
-        if key in plant.finished_keys or any(r_b == b for (r_b, _) in started):
-            continue
-        waiting.append((key, last_done.get(b, -1) + 1))
-    return Snapshot(now, tuple(done), tuple(running), tuple(waiting), free_at, current)
+    def plan(self, scenario: Scenario, state: PlantState, current: Plan | None = None) -> Plan: ...
 
 
 class Replanner:
@@ -811,17 +752,18 @@ class Replanner:
         plant = self.plant
         now = plant.env.now
         old = self.policy.plan
-        snap = build_snapshot(plant, old)
-        new = self.planner.plan(plant.scenario, snap)
-        started = {(op.key, op.step) for op in (*snap.done, *snap.running)}
+        state = plant.state_now()
+        new = self.planner.plan(plant.scenario, state, old)
 
-        def open_op(op: PlannedOperation) -> bool:
-            return (op.key, op.step) not in started and not plant.is_finished(op.key)
-
-        done_steps = {(op.key, op.step) for op in snap.done}
+        def open_op(op: PlannedOperation) -> bool:  # not started yet, batch not finished
+            b = state.batches.get(op.key)
+            if b is None:
+                return op.key not in plant.released_keys  # a batch still to be released
+            return op.step > b.step or (op.step == b.step and b.phase in _WAITING)
 
         def ready(op: PlannedOperation) -> bool:  # its previous step is done
-            return op.step == 0 or (op.key, op.step - 1) in done_steps
+            b = state.batches.get(op.key)
+            return b is not None and b.step == op.step and b.phase in _WAITING
 
         frozen = [
             op
@@ -835,13 +777,18 @@ class Replanner:
         covered = {(op.key, op.step) for op in ops}
         # work the planner did not cover (e.g. batches not released yet) keeps its old slot
         ops += [op for op in old.operations if (op.key, op.step) not in covered and open_op(op)]
-        plan = Plan(tuple(ops), created_at=now, meta={**new.meta, "trigger": reason})
+        acts = tuple(a for a in new.activities if a.end > now)
+        plan = Plan(tuple(ops), now, {**new.meta, "trigger": reason}, acts)
         self.policy.set_plan(plan)
         self.count += 1
         plant.log.emit(kind_code("replan"), value=float(len(ops)), detail=plant.log.code(reason))
         emit_plan(plant.log, plan)
         for queue in plant.queues.values():
             queue.dispatch()
+
+
+_WAITING = ("queued", "blocked")
+"""Phases in which a batch waits for a unit for its current step (a claimed unit is its)."""
 
 
 def emit_plan(log: Any, plan: Plan) -> None:

@@ -134,6 +134,8 @@ class Plant:
         self.all_released = False
         self.done = self.env.event()
         self._instant_end: simpy.Event | None = None
+        self._builder: Any = None  # the state fold behind state_now()
+        self._folded = 0
         log = self.log
         # the KPI window: from the warm-up, or (a warm start) from the state on
         window = scenario.simulation.warmup if state is None else t0
@@ -195,6 +197,7 @@ class Plant:
                 K_ORDER_RESUME,
                 order=log.code(o.id),
                 product=log.code(o.product),
+                batch=o.made,
                 value=float(o.due),
                 step=o.priority,
                 detail=log.code(repr(float(o.quantity))),
@@ -234,6 +237,11 @@ class Plant:
                 self.released_keys.add(key)
                 self.product_of[bs.id] = o.product
                 self.size_of[bs.id] = bs.size
+                # the steps it has done, and the one it holds a unit for, are not the plan's
+                # to hand out any more
+                taken = bs.step + (bs.phase in ("claimed", "setup", "processing", "down"))
+                for s in range(taken):
+                    self.policy.taken(key, s)
             self.open_batches += 1
             self.log.emit(
                 K_BATCH_RESUME,
@@ -242,6 +250,7 @@ class Plant:
                 product=self.log.code(o.product),
                 step=bs.step,
                 value=bs.size,
+                detail=self.log.code(bs.key),
             )
             us = state.units.get(bs.unit or "")
             holds = (
@@ -291,6 +300,23 @@ class Plant:
         if sc.layout is not None and sc.fleet is not None:
             self.layout = Layout(sc.layout, sc.fleet.speed)
             self.fleet = Fleet(self, sc.fleet, self.layout, charger_nodes(sc))
+
+    # ------------------------------------------------------------------ the plant now
+    def state_now(self) -> PlantState:
+        """The plant state at this instant (``twin.state``), folded from the log; only the
+        events since the last call are folded again (re-planning asks for it often)."""
+        from twin.state import StateBuilder
+        from twin.state.fold import Event
+
+        sb = self._builder
+        if sb is None:
+            sb = StateBuilder.from_state(self.scenario, self.state) if self.state else None
+            sb = sb or StateBuilder(self.scenario, "run")
+            self._builder = sb
+        for row in self.log.rows(self._folded):
+            sb.apply_event(Event(*row))
+        self._folded = len(self.log)
+        return sb.state(self.env.now)
 
     # ------------------------------------------------------------------ helpers
     def rng(self, *key: str) -> Stream:

@@ -34,14 +34,19 @@ def mixer_plant(**changes) -> dict:
     data = {
         "name": "mixer",
         "simulation": {"horizon": "1w"},
-        "equipment_classes": {"mixer": {"cleaning": {
-            "major": "3h", "matrix": {"a": {"b": "1h"}, "b": {"a": "4h"}}}}},
+        "equipment_classes": {
+            "mixer": {"cleaning": {"major": "3h", "matrix": {"a": {"b": "1h"}, "b": {"a": "4h"}}}}
+        },
         "units": {"m1": {"class": "mixer"}},
         "products": {
-            "a": {"batch_size": 100, "recipe": [{"name": "mix", "equipment_class": "mixer",
-                                                  "duration": "2h"}]},
-            "b": {"batch_size": 100, "recipe": [{"name": "mix", "equipment_class": "mixer",
-                                                  "duration": "3h"}]},
+            "a": {
+                "batch_size": 100,
+                "recipe": [{"name": "mix", "equipment_class": "mixer", "duration": "2h"}],
+            },
+            "b": {
+                "batch_size": 100,
+                "recipe": [{"name": "mix", "equipment_class": "mixer", "duration": "3h"}],
+            },
         },
         "orders": [
             {"id": "oa1", "product": "a", "quantity": 100, "due": "10h"},
@@ -75,7 +80,9 @@ def test_batches_split_like_the_plant():
     assert op.dur == pytest.approx(5.0 * 150 / 150)
     gen = load(SCENARIOS / "osd_plant.yaml")
     d2 = ApsData.from_scenario(gen, seed=3, horizon=336)
-    assert {o.id for o in d2.orders} == {o.id for o in generate_orders(gen, 3, 0) if o.release < 336}
+    assert {o.id for o in d2.orders} == {
+        o.id for o in generate_orders(gen, 3, 0) if o.release < 336
+    }
 
 
 @pytest.mark.solver
@@ -95,20 +102,40 @@ def test_milp_proves_the_hand_computed_optimum():
 
 
 def test_hold_times_and_calendars_are_respected():
-    sc = load_dict(mixer_plant(
-        shifts={"day": {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": ["06:00-14:00"]}},
-        equipment_classes={
-            "mixer": {"cleaning": {"minor": "30min", "major": "3h"}},
-            "dryer": {"shift": "day", "cleaning": {"minor": "1h"}},
-        },
-        units={"m1": {"class": "mixer"}, "m2": {"class": "mixer"}, "d1": {"class": "dryer"}},
-        products={p: {"batch_size": 100, "recipe": [
-            {"name": "mix", "equipment_class": "mixer", "duration": dur, "max_hold": "3h"},
-            {"name": "dry", "equipment_class": "dryer", "duration": "2h", "setup": "30min"}]}
-            for p, dur in (("a", "2h"), ("b", "3h"))},
-        orders=[{"id": f"o{k}", "product": "ab"[k % 2], "quantity": 300, "due": "3d"}
-                for k in range(4)],
-    ))
+    sc = load_dict(
+        mixer_plant(
+            shifts={"day": {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": ["06:00-14:00"]}},
+            equipment_classes={
+                "mixer": {"cleaning": {"minor": "30min", "major": "3h"}},
+                "dryer": {"shift": "day", "cleaning": {"minor": "1h"}},
+            },
+            units={"m1": {"class": "mixer"}, "m2": {"class": "mixer"}, "d1": {"class": "dryer"}},
+            products={
+                p: {
+                    "batch_size": 100,
+                    "recipe": [
+                        {
+                            "name": "mix",
+                            "equipment_class": "mixer",
+                            "duration": dur,
+                            "max_hold": "3h",
+                        },
+                        {
+                            "name": "dry",
+                            "equipment_class": "dryer",
+                            "duration": "2h",
+                            "setup": "30min",
+                        },
+                    ],
+                }
+                for p, dur in (("a", "2h"), ("b", "3h"))
+            },
+            orders=[
+                {"id": f"o{k}", "product": "ab"[k % 2], "quantity": 300, "due": "3d"}
+                for k in range(4)
+            ],
+        )
+    )
     data = ApsData.from_scenario(sc)
     res = solve(data, "tardiness+0.1*makespan", time_limit=3, use_milp=False, max_iter=300)
     assert res.hold_violation_hours == 0.0
@@ -123,8 +150,13 @@ def test_hold_times_and_calendars_are_respected():
     # the checker finds a broken plan
     first = res.plan.operations[0]
     from twin.plan import Plan, PlannedOperation
-    bad = Plan((PlannedOperation(first.order, first.batch, first.step, "d1", first.start,
-                                 first.end), *res.plan.operations[1:]))
+
+    bad = Plan(
+        (
+            PlannedOperation(first.order, first.batch, first.step, "d1", first.start, first.end),
+            *res.plan.operations[1:],
+        )
+    )
     assert any("not of class" in p for p in check_plan(data, bad))
 
 
@@ -135,8 +167,9 @@ def test_twin_reproduces_the_plan_with_deterministic_durations():
     sc = with_mean_durations(load_data(SCENARIOS / "tiny.yaml", **{"staff.operator.count": 3}))
     assert all(isinstance(s.duration, Fixed) for p in sc.products.values() for s in p.recipe)
     assert all(c.failures is None for c in sc.equipment_classes.values())
-    plan, report = plan_scenario(sc, time_limit=3, objective="tardiness+0.1*makespan",
-                                 solver="appsi_highs")
+    plan, report = plan_scenario(
+        sc, time_limit=3, objective="tardiness+0.1*makespan", solver="appsi_highs"
+    )
     assert report["status"] in ("optimal", "time_limit") and report["hold_violation_hours"] == 0
     run = simulate(sc, plan=plan, early_start=True)
     adh = run.kpis["plan"]
@@ -160,10 +193,14 @@ def test_aps_planner_replans_on_breakdowns_and_finishes_every_batch():
 
 
 def test_infeasible_due_dates_name_the_orders():
-    sc = load_dict(mixer_plant(orders=[
-        {"id": "fine", "product": "a", "quantity": 100, "due": "10h"},
-        {"id": "too_soon", "product": "b", "quantity": 100, "release": "1h", "due": "2h"},
-    ]))
+    sc = load_dict(
+        mixer_plant(
+            orders=[
+                {"id": "fine", "product": "a", "quantity": 100, "due": "10h"},
+                {"id": "too_soon", "product": "b", "quantity": 100, "release": "1h", "due": "2h"},
+            ]
+        )
+    )
     with pytest.raises(PlanInfeasibleError, match="too_soon") as exc:
         solve(ApsData.from_scenario(sc), hard_due=True, time_limit=1)
     assert exc.value.orders == ["too_soon"] and "hard due date" in str(exc.value)
@@ -226,41 +263,78 @@ def test_decoder_times_every_sequence_as_the_twin_runs_it():
         assert adh["start_deviation_h"]["mean_abs"] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_snapshot_keeps_blocked_units_and_taken_steps():
-    from optimizer.plan_commands import snapshot_data
-    from twin.plan import Plan, PlannedOperation, Snapshot
+def test_planning_from_a_plant_state_keeps_blocked_units_and_claimed_steps():
+    """At 2.5 h: o1/1 mixed on m1 (0-2 h, direct transfer) holds m1 waiting for the dryer;
+    o2/1 has claimed m1#2 for its mixing. Re-planning keeps m1 held by o1/1 and leaves o2/1's
+    mixing where it is."""
+    from optimizer.aps_state import data_from_state
+    from twin.state import BatchState, OrderState, PlantState, UnitState
 
-    sc = load_dict(mixer_plant(
-        equipment_classes={"mixer": {}, "dryer": {}},
-        units={"m1": {"class": "mixer", "count": 2}, "d1": {"class": "dryer"}},
-        products={"a": {"batch_size": 100, "recipe": [
-            {"name": "mix", "equipment_class": "mixer", "duration": "2h", "transfer": "direct"},
-            {"name": "dry", "equipment_class": "dryer", "duration": "3h"}]}},
-        orders=[{"id": "o1", "product": "a", "quantity": 100, "due": "1d"},
-                {"id": "o2", "product": "a", "quantity": 100, "due": "1d"}],
-    ))
-    current = Plan((PlannedOperation("o2", 1, 0, "m1#2", 2.0, 4.0),))
-    snap = Snapshot(time=2.5, done=(PlannedOperation("o1", 1, 0, "m1", 0.0, 2.0),), running=(),
-                    waiting=(("o1/1", 1), ("o2/1", 0)),
-                    unit_free_at={"m1": 2.5, "m1#2": 2.5, "d1": 2.5}, current_plan=current)
-    data = snapshot_data(sc, snap, generate_orders(sc, 0, 0))
+    sc = load_dict(
+        mixer_plant(
+            equipment_classes={"mixer": {}, "dryer": {}},
+            units={"m1": {"class": "mixer", "count": 2}, "d1": {"class": "dryer"}},
+            products={
+                "a": {
+                    "batch_size": 100,
+                    "recipe": [
+                        {
+                            "name": "mix",
+                            "equipment_class": "mixer",
+                            "duration": "2h",
+                            "transfer": "direct",
+                        },
+                        {"name": "dry", "equipment_class": "dryer", "duration": "3h"},
+                    ],
+                }
+            },
+            orders=[
+                {"id": "o1", "product": "a", "quantity": 100, "due": "1d"},
+                {"id": "o2", "product": "a", "quantity": 100, "due": "1d"},
+            ],
+        )
+    )
+    state = PlantState(
+        time=2.5, start=sc.start, scenario=sc.name,
+        units={
+            "m1": UnitState("m1", "blocked", 2.0, holder="o1/1"),
+            "m1#2": UnitState("m1#2", "idle", 2.0, holder="o2/1"),
+            "d1": UnitState("d1", "idle", 0.0),
+        },
+        batches={
+            "o1/1": BatchState("o1/1", 0, "o1", 1, "a", 100.0, 0.0, 1, "blocked", 2.0, "m1"),
+            "o2/1": BatchState("o2/1", 1, "o2", 1, "a", 100.0, 0.0, 0, "claimed", 2.0, "m1#2"),
+        },
+        orders={
+            "o1": OrderState("o1", "a", 100.0, 0.0, 24.0, made=1),
+            "o2": OrderState("o2", "a", 100.0, 0.0, 24.0, made=1),
+        },
+        next_batch_id=2,
+    )  # fmt: skip
+    data = data_from_state(sc, state)
     by_key = {(data.batches[op.batch].key, op.step): op for op in data.ops}
-    assert set(by_key) == {("o1/1", 1), ("o2/1", 0), ("o2/1", 1)}
+    # o2/1's mixing has its unit: it runs whatever a new plan says; only its drying is planned,
+    # ready when the mixing is expected to end (2.5 + 2 h)
+    assert set(by_key) == {("o1/1", 1), ("o2/1", 1)}
     assert data.batches[data.ops[by_key[("o1/1", 1)].index].batch].holds == data.unit_index["m1"]
-    assert by_key[("o2/1", 0)].units == (data.unit_index["m1#2"],)  # taken at 2.0: pinned
+    assert data.batches[data.ops[by_key[("o2/1", 1)].index].batch].ready == pytest.approx(4.5)
+    assert data.units[data.unit_index["m1#2"]].start.free == pytest.approx(4.5)
     res = solve(data, time_limit=2, use_milp=False, max_iter=50)
     ops = {(op.key, op.step): op for op in res.plan.operations}
     assert ops[("o1/1", 1)].start == pytest.approx(2.5)  # dries at once, freeing m1
-    assert ops[("o2/1", 0)].unit == "m1#2"
-    assert ops[("o2/1", 1)].start >= ops[("o1/1", 1)].end
+    assert ops[("o2/1", 1)].start >= max(ops[("o1/1", 1)].end, 4.5)
 
 
 def test_planning_options_tighten_the_data():
     sc = load(SCENARIOS / "osd_plant.yaml")
     base = ApsData.from_scenario(sc, horizon=200)
     safe = ApsData.from_scenario(sc, horizon=200, due_margin=24, hold_slack=0.5)
-    assert all(b.due == pytest.approx(a.due - 24) for a, b in zip(base.orders, safe.orders, strict=True))
-    holds = {(a.max_hold, b.max_hold) for a, b in zip(base.ops, safe.ops, strict=True) if a.max_hold}
+    assert all(
+        b.due == pytest.approx(a.due - 24) for a, b in zip(base.orders, safe.orders, strict=True)
+    )
+    holds = {
+        (a.max_hold, b.max_hold) for a, b in zip(base.ops, safe.ops, strict=True) if a.max_hold
+    }
     assert (8.0, 4.0) in holds  # metformin drying: scrapped when late, planned at half
     assert (12.0, 12.0) in holds  # paracetamol drying: a deviation only, kept
 
@@ -315,9 +389,20 @@ def staffed_plant(**changes) -> dict:
         staff={"operator": {"count": 1, "shift": "day"}},
         equipment_classes={"mixer": {"cleaning": {"minor": "0h", "major": "0h"}}},
         units={"m1": {"class": "mixer", "count": 2}},
-        products={p: {"batch_size": 100, "recipe": [
-            {"name": "mix", "equipment_class": "mixer", "duration": "2h",
-             "operators": {"qualification": "operator"}}]} for p in ("a", "b")},
+        products={
+            p: {
+                "batch_size": 100,
+                "recipe": [
+                    {
+                        "name": "mix",
+                        "equipment_class": "mixer",
+                        "duration": "2h",
+                        "operators": {"qualification": "operator"},
+                    }
+                ],
+            }
+            for p in ("a", "b")
+        },
     )
     data["start"] = "2026-01-05T06:00:00"
     data.update(changes)
@@ -330,8 +415,9 @@ def _ops(plan, **moves):
     out = []
     for op in plan.operations:
         unit, start = moves.get(op.order, (op.unit, op.start))
-        out.append(PlannedOperation(op.order, op.batch, op.step, unit, start, start + op.end
-                                    - op.start))
+        out.append(
+            PlannedOperation(op.order, op.batch, op.step, unit, start, start + op.end - op.start)
+        )
     return Plan(tuple(out))
 
 
@@ -352,9 +438,16 @@ def test_checker_counts_operators_on_shift():
 
 
 def test_checker_counts_planned_maintenance():
-    sc = load_dict(mixer_plant(equipment_classes={"mixer": {
-        "cleaning": {"minor": "0h", "major": "0h"},
-        "maintenance": {"every_batches": 2, "duration": "3h"}}}))
+    sc = load_dict(
+        mixer_plant(
+            equipment_classes={
+                "mixer": {
+                    "cleaning": {"minor": "0h", "major": "0h"},
+                    "maintenance": {"every_batches": 2, "duration": "3h"},
+                }
+            }
+        )
+    )
     data = ApsData.from_scenario(sc)
     res = solve(data, "makespan", time_limit=2, use_milp=False, max_iter=50)
     assert check_plan(data, res.plan) == []
@@ -370,30 +463,42 @@ def test_checker_counts_planned_maintenance():
     [problem] = check_plan(data, _ops(res.plan, **moves))
     assert "maintenance (3 h, after 2 batches) does not fit" in problem
     # every N hours: due at 4 h, while the second batch runs; it must come before the third
-    sc = load_dict(mixer_plant(equipment_classes={"mixer": {
-        "cleaning": {"minor": "0h", "major": "0h"},
-        "maintenance": {"every": "4h", "duration": "1h"}}}))
+    sc = load_dict(
+        mixer_plant(
+            equipment_classes={
+                "mixer": {
+                    "cleaning": {"minor": "0h", "major": "0h"},
+                    "maintenance": {"every": "4h", "duration": "1h"},
+                }
+            }
+        )
+    )
     data = ApsData.from_scenario(sc)
     res = solve(data, "makespan", time_limit=2, use_milp=False, max_iter=50)
     assert check_plan(data, res.plan) == []
-    assert any("maintenance (1 h, due at 4.00 h)" in p
-               for p in check_plan(data, _ops(res.plan, **moves)))
+    assert any(
+        "maintenance (1 h, due at 4.00 h)" in p for p in check_plan(data, _ops(res.plan, **moves))
+    )
 
 
 def test_checker_passes_the_osd_month_plan():
     sc = without_material_flow(scenario_for_horizon(load(SCENARIOS / "osd_plant.yaml"), 4 * 168))
     data = ApsData.from_scenario(with_mean_durations(sc), seed=0)
     assert any(u.maint_every or u.maint_every_batches for u in data.units) and data.pools
-    res = solve(data, objective="tardiness+makespan+cleaning", seed=0, max_iter=200,
-                use_milp=False)
+    res = solve(data, objective="tardiness+makespan+cleaning", seed=0, max_iter=200, use_milp=False)
     assert check_plan(data, res.plan) == []
 
 
 def test_solve_reports_progress():
     calls = []
     data = ApsData.from_scenario(load_dict(mixer_plant()))
-    res = solve(data, "tardiness+0.5*makespan", time_limit=5, max_iter=50,
-                progress=lambda *a: calls.append(a))
+    res = solve(
+        data,
+        "tardiness+0.5*makespan",
+        time_limit=5,
+        max_iter=50,
+        progress=lambda *a: calls.append(a),
+    )
     stages = [c[0] for c in calls]
     assert stages[0] == "rules" and stages[-1] == "done" and "anneal" in stages
     assert all(e2 >= e1 for (*_, e1), (*_, e2) in zip(calls, calls[1:], strict=False))

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from twin.plan import Plan, PlannedOperation, Snapshot, load_plan, plan_from_dict, validate_plan
+from twin.plan import Plan, PlannedOperation, load_plan, plan_from_dict, validate_plan
 from twin.scenario import ScenarioError
 from twin.simulate import simulate
 
@@ -80,15 +80,26 @@ class GreedyPlanner:
     """A test planner: every waiting batch step on its class's first free unit, by due date."""
 
     def __init__(self):
-        self.snapshots: list[Snapshot] = []
+        self.states = []
 
-    def plan(self, scenario, snapshot):
-        self.snapshots.append(snapshot)
-        free = dict(snapshot.unit_free_at)
+    def plan(self, scenario, state, current=None):
+        self.states.append(state)
+        free = {u: state.time for u, _ in scenario.unit_names()}
+        for b in state.batches.values():  # a step under way holds its unit until it ends
+            if b.phase in ("setup", "processing", "down") and b.unit is not None:
+                d = scenario.products[b.product].recipe[b.step].duration.mean
+                free[b.unit] = max(free[b.unit], b.since + d)
         ops = []
-        for key, step in sorted(snapshot.waiting):
+        waiting = sorted(
+            (b.key, b.step)
+            for b in state.batches.values()
+            if b.phase in ("queued", "blocked", "claimed")
+        )
+        for key, step in waiting:
             order, idx = key.rsplit("/", 1)
             prod = scenario.products[next(o.product for o in scenario.orders if o.id == order)]
+            if step >= len(prod.recipe):
+                continue
             cls = prod.recipe[step].equipment_class
             unit = min(
                 (
@@ -104,7 +115,7 @@ class GreedyPlanner:
         return Plan(tuple(ops))
 
 
-def test_replanning_on_breakdown_uses_a_snapshot():
+def test_replanning_on_breakdown_plans_from_the_plant_state():
     sc = load_data(
         DATA / "two_stage.yaml",
         **{
@@ -117,11 +128,16 @@ def test_replanning_on_breakdown_uses_a_snapshot():
     k = run.kpis
     assert k["batches"]["qc_released"] == 2
     assert k["plan"]["replans"] == len(events(run.events, "breakdown")) + 1  # + the initial plan
-    first = planner.snapshots[0]
-    assert first.time == 0.0 and sorted(first.waiting) == [("o1/1", 0), ("o1/2", 0)]
-    later = planner.snapshots[1]
-    assert later.running and all(op.unit == "u2" for op in later.running)
-    assert {(op.order, op.batch, op.step) for op in later.done} >= {("o1", 1, 0), ("o1", 2, 0)}
+    first = planner.states[0]
+    assert first.time == 0.0
+    assert sorted((b.key, b.step, b.phase) for b in first.batches.values()) == [
+        ("o1/1", 0, "queued"),
+        ("o1/2", 0, "queued"),
+    ]
+    later = planner.states[1]  # the first breakdown, on u2 while it processes
+    on_u2 = [b for b in later.batches.values() if b.unit == "u2"]
+    assert on_u2 and all(b.phase == "down" and b.step == 1 for b in on_u2)
+    assert all(b.step >= 1 for b in later.batches.values())  # both passed stage 1
 
 
 def test_same_plan_same_seed_same_log():
@@ -253,7 +269,9 @@ def test_the_scenario_a_plan_was_made_for_is_checked():
 
     sc = load_data(TWO_STAGE)
     ops = (PlannedOperation("o1", 1, 0, "u1", 0, 2),)
-    made = Plan(ops, meta={"scenario": "two_stage", "scenario_fingerprint": scenario_fingerprint(sc)})
+    made = Plan(
+        ops, meta={"scenario": "two_stage", "scenario_fingerprint": scenario_fingerprint(sc)}
+    )
     assert validate_plan(made, sc, "p.json") == []
     # the same plant with other durations (a what-if variant): runs, with one warning
     slower = load_data(TWO_STAGE, **{"products.p.recipe.1.duration": "5h"})
