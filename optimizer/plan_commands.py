@@ -26,7 +26,7 @@ from optimizer.solvers import DEFAULT_SOLVER, check_solver
 from twin.plan import (
     Plan,
     check_replanning,
-    load_plan,
+    load_plan_any,
     scenario_fingerprint,
     validate_plan,
 )
@@ -310,7 +310,9 @@ def prepare_plan_run(
             the_plan, label = plan, f"--plan {source or '<plan>'}"
         else:
             source = source or str(plan)
-            the_plan, label = load_plan(plan), f"--plan {source}"
+            # a table names orders and steps: it is read against the plant with its orders fixed
+            fixed = scenario_for_plan(sc, None, seed) if _is_table(plan) else sc
+            the_plan, label = load_plan_any(plan, fixed), f"--plan {source}"
         plan_seed = the_plan.meta.get("seed")
         sc = scenario_for_plan(
             sc, the_plan.meta.get("horizon_hours"), seed if plan_seed is None else plan_seed
@@ -437,3 +439,7 @@ def plan_from_state(
         meta={"planner": "aps", "from_state": state.time, "status": res.status,
               "objective": res.objective, "seed": seed},
     )  # fmt: skip
+
+
+def _is_table(path: Any) -> bool:
+    return Path(str(path)).suffix.lower() in (".csv", ".xlsx")

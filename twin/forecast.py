@@ -16,9 +16,11 @@ horizon that is not done by then has no on-time probability yet (None).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,9 +33,24 @@ if TYPE_CHECKING:
     from twin.executors import Executor
     from twin.plan import Plan
 
-__all__ = ["Forecast", "Prediction", "forecast", "MAX_FORECAST_REPLICATIONS"]
+__all__ = [
+    "Forecast",
+    "ForecastError",
+    "Prediction",
+    "forecast",
+    "save_forecast",
+    "list_forecasts",
+    "load_forecast",
+    "MAX_FORECAST_REPLICATIONS",
+]
 
 MAX_FORECAST_REPLICATIONS = 10_000
+
+
+class ForecastError(ValueError):
+    """A forecast that cannot be made as asked (phrased for the user)."""
+
+
 FORECAST_KPIS = (
     "batches.qc_released",
     "otif_pct",
@@ -185,13 +202,15 @@ def forecast(
     from twin.experiment import ExperimentError, flatten_kpis, model_hash, summarize
 
     if not (isinstance(horizon_h, int | float) and math.isfinite(horizon_h) and horizon_h > 0):
-        raise ValueError(f"horizon: bad value {horizon_h!r}: expected a positive number of hours")
+        raise ForecastError(
+            f"horizon: bad value {horizon_h!r}: expected a positive number of hours"
+        )
     if not 1 <= replications <= MAX_FORECAST_REPLICATIONS:
-        raise ValueError(
+        raise ForecastError(
             f"replications: bad value {replications}: expected 1 to {MAX_FORECAST_REPLICATIONS}"
         )
     if state.scenario != scenario.name:
-        raise ValueError(
+        raise ForecastError(
             f"state: taken from scenario '{state.scenario}', not '{scenario.name}': expected a "
             "state of the plant being forecast"
         )
@@ -305,3 +324,69 @@ def _predict(pid: str, order: str, due: float, times: list[float | None], end: f
         beyond,
         n,
     )
+
+
+# ---------------------------------------------------------------------- the run store
+FORECASTS = "forecasts"
+"""Folder of the run store where forecasts are kept: ``runs/forecasts/<id>/forecast.json``
+(and ``state.json``, the state it started from)."""
+
+
+def save_forecast(root: str | Path, fc: Forecast, state: PlantState | None = None) -> str:
+    """File a forecast in the run store at ``root``; returns its id. Written in a temporary
+    folder and renamed, so it appears whole or not at all."""
+    import secrets
+    import shutil
+    import tempfile
+
+    from twin.store import json_safe
+
+    base = Path(root) / FORECASTS
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    fid = f"{stamp}-{fc.scenario}-{secrets.token_hex(3)}"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{fid}.", dir=base))
+    try:
+        data = {
+            **fc.to_dict(),
+            "id": fid,
+            "created": dt.datetime.now().isoformat(timespec="seconds"),
+        }
+        (tmp / "forecast.json").write_text(json.dumps(json_safe(data), indent=1))
+        if state is not None:
+            (tmp / "state.json").write_text(json.dumps(state.to_dict(), indent=1))
+        tmp.rename(base / fid)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return fid
+
+
+def list_forecasts(root: str | Path) -> list[dict[str, Any]]:
+    """The stored forecasts, oldest first: id, scenario, at, horizon, replications, created."""
+    base = Path(root) / FORECASTS
+    out = []
+    if base.is_dir():
+        for d in sorted(base.iterdir()):
+            f = d / "forecast.json"
+            if d.name.startswith(".") or not f.is_file():
+                continue
+            try:
+                data = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            out.append(
+                {
+                    k: data.get(k)
+                    for k in ("id", "scenario", "at", "horizon_h", "replications", "created")
+                }
+            )
+    return out
+
+
+def load_forecast(root: str | Path, fid: str) -> dict[str, Any]:
+    """A stored forecast as its JSON (``Forecast.to_dict`` form); ValueError if unknown."""
+    f = Path(root) / FORECASTS / fid / "forecast.json"
+    if "/" in fid or fid.startswith(".") or not f.is_file():
+        raise ForecastError(f"forecast {fid!r}: not in the store {root}; expected one of its ids")
+    return json.loads(f.read_text(encoding="utf-8"))

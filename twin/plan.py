@@ -40,6 +40,7 @@ __all__ = [
     "PlannedActivity",
     "Plan",
     "load_plan",
+    "load_plan_any",
     "plan_from_dict",
     "validate_plan",
     "scenario_fingerprint",
@@ -299,6 +300,17 @@ def _check_meta(meta: dict[str, Any], source: str) -> None:
             fp,
             "an object with the text fields 'plant' and 'parameters' (as `twin plan` writes)",
         )
+
+
+def load_plan_any(path: str | Path, scenario: Scenario) -> Plan:
+    """A plan from a JSON file (``twin plan --out plan.json``) or a table (CSV or XLSX: a
+    planner's spreadsheet, ``twin.plan_table``); a table names steps and dates, so it is read
+    against ``scenario``."""
+    if Path(path).suffix.lower() in (".csv", ".xlsx"):
+        from twin.plan_table import read_plan_table
+
+        return read_plan_table(path, scenario)
+    return load_plan(path)
 
 
 def load_plan(path: str | Path) -> Plan:

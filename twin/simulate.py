@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,7 +107,15 @@ def simulate(
 
 
 RUN_FILES = ("events.parquet", "kpis.json", "meta.json", "scenario.yaml")
-"""The files of a run output folder (``twin run --out DIR``); nothing else is ever in one."""
+"""The files of a run output folder (``twin run --out DIR``); besides these, only plant-state
+snapshots (``state-<date>T<hhmm>.json``, ``twin run --snapshot-at``) are ever in one."""
+_STATE_FILE = re.compile(r"^state-\d{4}-\d{2}-\d{2}T\d{4}(\d{2})?\.json$")
+
+
+def _own(name: str) -> bool:
+    return name in RUN_FILES or _STATE_FILE.match(name) is not None
+
+
 RUN_KIND = "pharmatwin run"
 """``meta.json``'s ``kind``: marks a folder as a run output ``twin`` wrote."""
 
@@ -121,7 +131,7 @@ def is_run_output(path: str | Path) -> bool:
     if p.is_symlink() or not p.is_dir():
         return False
     names = {e.name for e in p.iterdir()}
-    if not names or not names <= set(RUN_FILES) or "meta.json" not in names:
+    if not names or not all(_own(n) for n in names) or "meta.json" not in names:
         return False
     if any(not (p / n).is_file() or (p / n).is_symlink() for n in names):
         return False
@@ -172,12 +182,20 @@ def check_run_dir(out: str | Path, force: bool = False) -> None:
     )
 
 
-def write_run_dir(run: Run, out: str | Path, force: bool = False) -> Path:
+def state_file_name(at: dt.datetime) -> str:
+    """The name of a plant-state snapshot in a run folder: ``state-2026-03-02T0600.json``."""
+    return f"state-{at:%Y-%m-%dT%H%M}" + (f"{at:%S}" if at.second else "") + ".json"
+
+
+def write_run_dir(
+    run: Run, out: str | Path, force: bool = False, states: Sequence[Any] = ()
+) -> Path:
     """Write a run to a folder atomically (temporary folder beside it, then a rename).
 
     The folder holds scenario.yaml (resolved), events.parquet, kpis.json and meta.json, and
-    nothing else. ``out`` must be a new path or an empty folder; a previous run output is
-    replaced only with ``force`` (only its run files are removed); anything else raises
+    the plant-state snapshots ``states`` (``twin.state.PlantState``) if any; nothing else.
+    ``out`` must be a new path or an empty folder; a previous run output is replaced only with
+    ``force`` (only its run files are removed); anything else raises
     :class:`RunDirError` before a byte is written (see :func:`check_run_dir`).
     """
     out = Path(out)
@@ -198,6 +216,8 @@ def write_run_dir(run: Run, out: str | Path, force: bool = False) -> Path:
             **run.meta,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=_json_default))
+        for st in states:  # plant-state snapshots (twin run --snapshot-at)
+            (tmp / state_file_name(st.at)).write_text(json.dumps(st.to_dict(), indent=1))
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -224,8 +244,9 @@ def _replace_run_dir(tmp: Path, out: Path) -> None:
     except BaseException:
         os.rename(old, out)
         raise
-    for name in RUN_FILES:
-        (old / name).unlink(missing_ok=True)
+    for f in list(old.iterdir()):
+        if _own(f.name):
+            f.unlink(missing_ok=True)
     try:
         old.rmdir()
     except OSError:

@@ -14,6 +14,7 @@ module        commands
 ``plan``      plan
 ``logistics`` route, fleet
 ``dash``      dash
+``state``     state, forecast, export, fit (the plant now, what comes next, its logs)
 ``common``    errors, consoles, JSON, option types and checks
 ``render``    every table and number format
 ``files``     output files that never destroy the user's
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import typer
 
-from twin.cli import dash, experiments, logistics, plan, run, runs
+from twin.cli import dash, experiments, logistics, plan, run, runs, state
 from twin.cli.common import TwinGroup
 
 __all__ = ["app", "main"]
@@ -45,6 +46,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(plan.app)
 app.add_typer(logistics.app)
 app.add_typer(dash.app)
+app.add_typer(state.app)
 
 
 def main() -> None:  # pragma: no cover

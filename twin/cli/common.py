@@ -82,6 +82,9 @@ _LIBRARY_ERRORS = (
     ("optimizer.routing", "RoutingInfeasibleError"),
     ("optimizer.solvers", "SolverUnavailableError"),
     ("optimizer.options", "OptionError"),
+    ("twin.log_schema", "LogError"),
+    ("twin.fit", "FitError"),
+    ("twin.forecast", "ForecastError"),
 )
 """Input errors of the library, phrased for the user: (module, class). Only modules already
 imported are looked at (an exception of a module never imported cannot have been raised), so

@@ -143,8 +143,11 @@ def plan(
         raise UserError(f"--mode: only with --format stn (not --format {fmt})")
     if mode is not None and mode not in STN_MODES:
         raise UserError(f"--mode: bad value {mode!r}: expected one of: {', '.join(STN_MODES)}")
+    table = out_file is not None and out_file.suffix.lower() in (".csv", ".xlsx")
+    if table and fmt != "scenario":
+        raise UserError(f"--out {out_file}: a table (CSV/XLSX) is for scenario plans; use .json")
     if out_file is not None:
-        ours = is_plan_json if fmt == "scenario" else is_result_json
+        ours = (_is_plan_table if table else is_plan_json) if fmt == "scenario" else is_result_json
         check_output_file("--out", out_file, force, ours, "a plan")
     if fmt == "stn":
         from optimizer.commands import plan_stn, stn_summary
@@ -198,7 +201,15 @@ def plan(
 
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    if out_file is not None:
+    if out_file is not None and table:  # a planner's spreadsheet: dates and step names
+        from optimizer.plan_commands import scenario_for_plan
+        from twin.plan_table import write_plan_table
+
+        horizon_h = report.get("horizon_hours")
+        from twin.scenario import load
+
+        write_plan_table(the_plan, scenario_for_plan(load(source), horizon_h, seed), out_file)
+    elif out_file is not None:
         out_file.parent.mkdir(parents=True, exist_ok=True)
         the_plan.save(out_file)
     if as_json:
@@ -212,3 +223,19 @@ def plan(
         + (f"; saved to {out_file}" if out_file else ""),
         highlight=False,
     )
+
+
+def _is_plan_table(path: Path) -> bool:
+    """A plan table written before (its header starts order, batch, step)."""
+    try:
+        if path.suffix.lower() == ".xlsx":
+            import openpyxl
+
+            wb = openpyxl.load_workbook(path, read_only=True)
+            head = next(wb.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+            wb.close()
+        else:
+            head = tuple(path.read_text(encoding="utf-8").splitlines()[0].split(","))
+    except Exception:
+        return False
+    return [str(h) for h in head[:3]] == ["order", "batch", "step"]

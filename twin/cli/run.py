@@ -135,6 +135,22 @@ def run(
             "--transport-dispatch", help="AGV dispatch rule: nearest, fcfs, edd, optimised."
         ),
     ] = None,
+    from_state: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-state",
+            help="Start from this plant state (JSON from twin state or --snapshot-at) instead "
+            "of an empty plant; KPIs cover the time from there.",
+        ),
+    ] = None,
+    snapshot_at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--snapshot-at",
+            help="Write the plant state at this instant into --out as state-<date>.json "
+            "(a date-time or an offset; repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Simulate a scenario once (full KPI report) or N times (KPI means with 95% CIs)."""
     from twin.variants import resolve
@@ -142,6 +158,10 @@ def run(
     # every option is checked before anything is read or simulated
     check_experiment_options(seed, replications, workers, connect_timeout, kpis)
     _check_one_or_many(replications, out_dir, force, workers, dask, fresh)
+    if snapshot_at and (out_dir is None or replications is not None):
+        raise UserError("--snapshot-at: writes plant states into the run folder; give --out DIR")
+    if snapshot_at and len(snapshot_at) > 1_000:
+        raise UserError(f"--snapshot-at: bad value {len(snapshot_at)} instants: at most 1,000")
     wants_store = replications is not None or store_dir is not None or no_store
     store = make_store(store_dir, no_store) if wants_store else None
     events, every, freeze_h = _replanning(
@@ -150,6 +170,8 @@ def run(
     overrides = _overrides(sets, dispatch, transport_dispatch)
 
     variant = resolve(scenario, variants, overrides)
+    start_state = _start_state(from_state, variant.scenario)
+    cuts = _snapshot_times(snapshot_at, variant.scenario, start_state)
     planned = _plan_run(
         variant.scenario,
         seed,
@@ -160,13 +182,18 @@ def run(
         replan_time_limit,
         early_start,
         quiet=as_json,
+        state=start_state,
     )
     if planned is not None and planned.scenario is not variant.scenario:
         import dataclasses
 
         variant = dataclasses.replace(variant, scenario=planned.scenario)
+    options = dict(planned.options) if planned is not None else {}
+    if start_state is not None:  # every replication starts from the plant state
+        options["state"] = start_state
     if replications is None:
-        _run_once(variant, seed, planned, out_dir, force, store, kpis, as_json)
+        label = planned.label if planned is not None else None
+        _run_once(variant, seed, options, label, out_dir, force, store, kpis, as_json, cuts)
         return
     from twin.cli.render import footer, show_intervals
     from twin.experiment import task_options
@@ -181,7 +208,7 @@ def run(
         dask,
         connect_timeout,
         as_json,
-        task_options(planned.options if planned is not None else None),
+        task_options(options or None),
     )
     names = kpi_names([result], kpis)
     summary = result_summary(result, names)
@@ -279,30 +306,44 @@ def _overrides(sets: list[str] | None, dispatch: str | None, transport: str | No
 def _run_once(
     variant: Any,
     seed: int,
-    planned: Any,
+    options: dict[str, Any],
+    label: str | None,
     out_dir: Path | None,
     force: bool,
     store: Any,
     kpis: list[str] | None,
     as_json: bool,
+    cuts: list[float],
 ) -> None:
     """One replication: the full KPI report (or the ``--kpi`` selection), written to
-    ``--out`` and filed in the store when asked."""
-    options = planned.options if planned is not None else {}
+    ``--out`` (with the plant states at ``cuts``) and filed in the store when asked."""
     result = _simulate_once(variant.scenario, seed, options, quiet=as_json)
     selected = check_kpi_patterns([result.kpis], kpis) if kpis else None
     if out_dir is not None:
         from twin.simulate import RunDirError, write_run_dir
 
+        states = []
+        if cuts:
+            from twin.state import StateBuilder
+
+            sb = StateBuilder.from_state(variant.scenario, options["state"]) if options.get(
+                "state"
+            ) else StateBuilder(variant.scenario, str(out_dir))  # fmt: skip
+            end = result.events.column("t").to_numpy()
+            for t in cuts:  # one fold over the log, read at each instant in turn
+                upto = result.events.slice(0, int((end <= t + 1e-9).sum()))
+                rest = upto.slice(sb.events) if sb.events else upto
+                sb.apply_table(rest, t)
+                states.append(sb.state(t))
         try:
-            write_run_dir(result, out_dir, force=force)
+            write_run_dir(result, out_dir, force=force, states=states)
         except RunDirError as exc:
             raise UserError(f"--out {exc}") from None
     run_id = None
     if store is not None:
         from twin.experiment import store_run
 
-        run_id = store_run(store, variant, result, options, planned.label if planned else None)
+        run_id = store_run(store, variant, result, options, label)
     if as_json:
         print_json(result.kpis)
         return
@@ -321,6 +362,49 @@ def _run_once(
     )
 
 
+def _start_state(path: Path | None, sc: Any) -> Any:
+    """The plant state of ``--from-state``, checked against the scenario (None without)."""
+    if path is None:
+        return None
+    from twin.state import load_state
+
+    st = load_state(path)
+    if st.scenario != sc.name:
+        raise UserError(
+            f"--from-state {path}: scenario: bad value {st.scenario!r}: a state of scenario "
+            f"'{sc.name}' (the plant being run)"
+        )
+    if abs((st.start - sc.start).total_seconds()) > 1:
+        raise UserError(
+            f"--from-state {path}: start: bad value {st.start.isoformat()!r}: the scenario's "
+            f"calendar start {sc.start.isoformat()}"
+        )
+    if st.time >= sc.simulation.horizon:
+        raise UserError(
+            f"--from-state {path}: time_h: bad value {st.time:g}: an instant before the "
+            f"scenario's horizon ({sc.simulation.horizon:g} h; --set simulation.horizon=... "
+            "to look further)"
+        )
+    return st
+
+
+def _snapshot_times(values: list[str] | None, sc: Any, st: Any) -> list[float]:
+    """``--snapshot-at`` instants in hours, sorted, inside the run."""
+    from twin.cli.state import parse_instant
+
+    out = []
+    for v in values or []:
+        t = parse_instant("--snapshot-at", v, sc.start)
+        lo = st.time if st is not None else 0.0
+        if not lo <= t <= sc.simulation.horizon:
+            raise UserError(
+                f"--snapshot-at: bad value {v!r}: an instant within the run ({lo:g} to "
+                f"{sc.simulation.horizon:g} h after the scenario start)"
+            )
+        out.append(t)
+    return sorted(set(out))
+
+
 def _plan_run(
     sc: Any,
     seed: int,
@@ -331,25 +415,31 @@ def _plan_run(
     time_limit: float,
     early_start: bool,
     quiet: bool,
+    state: Any = None,
 ) -> Any:
     """``optimizer.plan_commands.prepare_plan_run`` for the options (None without --plan),
-    with the planning progress on a terminal and the plan's warnings on stderr."""
+    with the planning progress on a terminal and the plan's warnings on stderr; with a plant
+    state, ``--plan auto`` plans the work left at that state."""
     if plan_file is None:
         return None
-    from optimizer.plan_commands import prepare_plan_run
+    from optimizer.plan_commands import plan_from_state, prepare_plan_run
     from twin.cli.plan import planning_progress
 
     with planning_progress(f"planning {sc.name}", time_limit, quiet or plan_file != "auto") as cb:
+        plan: Any = plan_file
+        if state is not None and plan_file == "auto":
+            plan = plan_from_state(sc, state, None, time_limit, progress=cb)
         planned = prepare_plan_run(
             sc,
             seed,
-            plan_file,
+            plan,
             replan_on=events,
             replan_every=every,
             freeze=freeze,
             time_limit=time_limit,
             early_start=early_start,
             progress=cb,
+            source="auto (from the state)" if plan is not plan_file else None,
         )
     for w in planned.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
