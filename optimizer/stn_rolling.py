@@ -37,8 +37,8 @@ from optimizer.stn_model import build_model, model_data
 
 __all__ = ["WINDOW_BINARIES", "RollingOptions", "solve_rolling", "window_data"]
 
-LP_BOUND_SHARE = 0.1
-"""Share of the time limit kept for the LP bound after the windows."""
+LP_BOUND_SHARE = 0.15
+"""Share of the time limit the LP bound may take, before the windows."""
 WINDOW_BINARIES = 200
 """Integer starts per window that HiGHS solves to a small gap in seconds on the benchmark
 plants; the window length follows from it and the number of unit-task pairs."""
@@ -89,14 +89,16 @@ def solve_rolling(
     left; with a time limit large enough that every window is solved to optimality the result
     depends on the data only."""
     started = time.perf_counter() if started is None else started
-    deadline = None
-    if options.time_limit is not None:  # the last tenth is kept for the LP bound
-        deadline = started + (1 - LP_BOUND_SHARE) * options.time_limit
+    deadline = None if options.time_limit is None else started + options.time_limit
+    bound_deadline = None
+    if options.time_limit is not None:
+        bound_deadline = started + LP_BOUND_SHARE * options.time_limit
+    bound, lp_stage = lp_bound(data, options, bound_deadline)
     n = data.grid.periods
     times = tuple(data.grid.time(k) for k in range(n + 1))
     fixed: list[Batch] = []
     shipped: dict[int, float] = {}
-    stages: list[dict] = []
+    stages: list[dict] = [lp_stage] if lp_stage else []
     carry: tuple[Batch, ...] = ()
     t0 = 0
     clock = failed = False
@@ -171,10 +173,6 @@ def solve_rolling(
             )
     check = verified(data, schedule, None)
     objective = _round(check.objective)
-    bound_deadline = None if options.time_limit is None else started + options.time_limit
-    bound, lp_stage = lp_bound(data, options, bound_deadline)
-    if lp_stage:
-        stages.append(lp_stage)
     if bound is not None and bound < objective:
         bound = objective
     proven = bound is not None and bound <= objective + 1e-9 * max(1.0, abs(objective))
@@ -218,7 +216,7 @@ def lp_bound(
     starts = sum(len(job.starts) for job in md.jobs)
     if starts > LP_BOUND_MAX_STARTS:
         return None, None
-    left = None if deadline is None else max(2.0, deadline - time.perf_counter())
+    left = None if deadline is None else max(0.5, deadline - time.perf_counter())
     m = build_model(md)
     res = solve_model(m, replace(options, time_limit=left))
     stage = {
