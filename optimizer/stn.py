@@ -15,7 +15,9 @@ by default, or by any MILP solver Pyomo knows (`optimizer.solvers`). Three modes
   schedule and gives a proper bound.
 
 Every schedule returned has been replayed by the independent checker (`optimizer.stn_check`),
-and the objective reported is the checker's recomputation from the schedule.
+and the objective reported is the checker's recomputation from the schedule. An optimal
+monolithic schedule is first tidied (`tidy`: the same starts with the least material processed),
+so it carries no batch that changes nothing.
 """
 
 from __future__ import annotations
