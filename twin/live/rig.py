@@ -27,7 +27,7 @@ from twin.live.events import Namespace
 from twin.live.shadow import ShadowOptions, ShadowTwin
 from twin.scenario import Scenario
 
-__all__ = ["LiveRig", "agreement", "unit_states_at", "slower_steps"]
+__all__ = ["LiveRig", "Agreement", "agreement", "unit_states_at", "slower_steps"]
 
 _TIME_KEYS = ("low", "mode", "high", "mean", "sd", "value")
 
@@ -74,19 +74,49 @@ def unit_states_at(table: pa.Table, times: list[float]) -> list[dict[str, str]]:
     return out
 
 
-def agreement(samples: list[tuple[float, dict[str, str]]], table: pa.Table) -> tuple[float, int]:
-    """Share of (instant, unit) pairs where the twin's state equals the plant's, and the number
-    of pairs compared (units the plant has not mentioned yet are idle in both)."""
+@dataclass(frozen=True)
+class Agreement:
+    """How the twin's sampled unit states compare with the plant's at the same instants.
+
+    ``pairs``: every (instant, unit) sampled, and the share equal; ``instants``: samples where
+    every unit was equal; ``settled``: the samples taken when the twin had applied every event
+    of its instant (between two instants of the plant; a sample taken while the rest of an
+    instant's events were still on their way is not settled), and the share of those where
+    every unit was equal."""
+
+    pairs: int
+    pair_share: float
+    instants: int
+    instant_share: float
+    settled: int
+    settled_share: float
+
+
+def agreement(samples: list[tuple[float, int, dict[str, str]]], table: pa.Table) -> Agreement:
+    """Compare the twin's samples (``ShadowTwin.unit_states``) with the plant's log (units the
+    plant has not mentioned yet are idle in both)."""
     if not samples:
-        return 0.0, 0
-    samples = sorted(samples, key=lambda s: s[0])
-    truth = unit_states_at(table, [t for t, _ in samples])
-    same = total = 0
-    for (_, twin_states), plant in zip(samples, truth, strict=True):
+        return Agreement(0, 0.0, 0, 0.0, 0, 0.0)
+    samples = sorted(samples, key=lambda s: (s[0], s[1]))
+    truth = unit_states_at(table, [t for t, _, _ in samples])
+    ts = table.column("t").to_pylist()
+    pairs = same = whole = settled = settled_same = 0
+    for (t, applied, twin_states), plant in zip(samples, truth, strict=True):
+        equal = 0
         for unit, state in twin_states.items():
-            total += 1
-            same += plant.get(unit, "idle") == state
-    return (same / total if total else 0.0), total
+            equal += plant.get(unit, "idle") == state
+        pairs += len(twin_states)
+        same += equal
+        all_equal = equal == len(twin_states)
+        whole += all_equal
+        if applied >= len(ts) or ts[applied] > t + 1e-9:
+            settled += 1
+            settled_same += all_equal
+    n = len(samples)
+    return Agreement(
+        pairs, same / pairs if pairs else 0.0, n, whole / n, settled,
+        settled_same / settled if settled else 0.0,
+    )  # fmt: skip
 
 
 @dataclass
@@ -113,7 +143,7 @@ class LiveRig:
         self.broker: EmbeddedBroker | None = None
         self.emulator: Emulator | None = None
         self.twin: ShadowTwin | None = None
-        self.samples: list[tuple[float, dict[str, str]]] = []
+        self.samples: list[tuple[float, int, dict[str, str]]] = []
         self._stops: list[Any] = []
         self._halt = threading.Event()
         self._threads: list[threading.Thread] = []

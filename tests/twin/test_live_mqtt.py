@@ -1,0 +1,135 @@
+"""End to end over MQTT on the embedded broker (127.0.0.1, free ports, everything stopped on
+exit): the emulator plays osd_plant for a simulated week at high speed and the live twin
+follows it; the broker is killed and restarted mid-run without losing an event; logins work
+and the password never shows."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from twin.live.broker import EmbeddedBroker, read_users
+from twin.live.events import Namespace
+from twin.live.mqtt import MqttSettings, MqttSubscriber
+from twin.live.rig import LiveRig, agreement
+from twin.live.session import LiveSession
+from twin.live.shadow import ShadowOptions, ShadowTwin
+from twin.scenario import load
+from twin.simulate import simulate
+from twin.state import state_from_events
+
+WEEK = 168.0
+
+
+@pytest.fixture(scope="module")
+def osd():
+    sc = load("scenarios/osd_plant.yaml")
+    sim = sc.simulation.model_copy(update={"horizon": 2 * WEEK})
+    return sc, simulate(sc.model_copy(update={"simulation": sim}), seed=3).events
+
+
+def finished_batches(table):
+    kinds = table.column("kind").to_pylist()
+    batches = table.column("batch").to_pylist()
+    return {
+        b for k, b in zip(kinds, batches, strict=True) if k in ("qc_release", "qc_reject", "scrap")
+    }
+
+
+def test_a_simulated_week_at_high_speed_agrees_with_the_emulated_plant(osd):
+    sc, table = osd
+    # the first week is the plant's history (published at once), the second is played live:
+    # a week in about eight seconds
+    opts = ShadowOptions(keep_lags=True)
+    with LiveRig(sc, table, speed=WEEK * 3600 / 8, from_h=WEEK, sample_every=0.02,
+                 options=opts) as rig:  # fmt: skip
+        assert rig.wait(60), rig.twin.status()["counts"]
+        twin = rig.twin
+        samples = [s for s in rig.samples if s[0] >= WEEK]
+        published = rig.emulator.published()
+        with twin.lock:
+            state = twin.builder.state()
+            status = twin._status(time.time())
+            lags = list(twin.lags)
+    assert published.num_rows == table.num_rows
+    a = agreement(samples, published)
+    assert a.instants >= 100 and a.pairs >= 2000 and a.settled >= 50
+    assert a.pair_share >= 0.99  # unit states agree at 99% of the sampled (instant, unit) pairs
+    assert a.settled_share == 1.0  # and exactly wherever the twin had the whole instant
+    done = finished_batches(published)
+    assert done and not done & {b.id for b in state.batches.values()}
+    ref = state_from_events(sc, published)
+    assert {k: o.released for k, o in state.orders.items()} == {
+        k: o.released for k, o in ref.orders.items()
+    }
+    assert {n: u.state for n, u in state.units.items()} == {
+        n: u.state for n, u in ref.units.items()
+    }
+    assert status["counts"]["lost"] == 0 and status["counts"]["bad"] == 0
+    assert status["divergences"]["total"] == 0 and status["sync"]["status"] == "in sync"
+    # event-to-state lag p95 under a second over the played week, once the history burst
+    # (a week of events published at once, queued ahead of the first live ones) has drained
+    n_live = int((table.column("t").to_numpy() > WEEK).sum())
+    live = sorted(lags[-n_live:][n_live // 5 :])
+    assert live[int(0.95 * (len(live) - 1))] < 1.0
+
+
+def test_killing_and_restarting_the_broker_mid_run_loses_nothing(osd, tmp_path):
+    sc, table = osd
+    week = table.filter(table.column("t").to_numpy() <= WEEK)  # the first week: 1.2k events
+    sess = LiveSession(tmp_path, "kill")
+    sess.create(sc, {})
+    opts = ShadowOptions(gap_timeout=0.5, give_up=30.0)
+    with LiveRig(sc, week, speed=WEEK * 3600 / 6, session=sess, options=opts) as rig:
+        time.sleep(2.0)
+        before = rig.emulator.count
+        rig.broker.stop()  # the broker dies: sessions and queues gone
+        time.sleep(1.5)
+        during = rig.emulator.count
+        rig.broker = EmbeddedBroker("127.0.0.1", rig.port).start()
+        rig._stops.append(rig.broker.stop)
+        assert rig.wait(60), rig.twin.status()["counts"]
+        published = rig.emulator.published()
+        with rig.twin.lock:
+            state = rig.twin.builder.state()
+            lost, applied = rig.twin.sequencer.lost, rig.twin.counts.applied
+        assert "connected" in rig.twin.connections["mqtt"]
+    assert 0 < before < during < week.num_rows  # events went out while the broker was down
+    assert lost == 0 and applied == week.num_rows
+    ref = state_from_events(sc, published)
+    assert {n: u.state for n, u in state.units.items()} == {
+        n: u.state for n, u in ref.units.items()
+    }
+    assert set(state.batches) == set(ref.batches)
+
+
+def test_logins_work_and_the_password_never_shows(osd, tmp_path):
+    sc, table = osd
+    users_file = tmp_path / "users"
+    users_file.write_text("plant:Secret-Pa55\n")
+    day = table.filter(table.column("t").to_numpy() <= 24.0)
+    sess = LiveSession(tmp_path, "auth")
+    sess.create(sc, {})
+    messages: list[str] = []
+    with LiveRig(sc, day, speed=24 * 3600 / 2, users=read_users(users_file),
+                 credentials=("plant", "Secret-Pa55"), session=sess) as rig:  # fmt: skip
+        rig.twin.say = messages.append
+        assert rig.wait(30)
+        status = json.dumps(rig.twin.status())
+        url = rig.url
+    assert "plant:***@" in status and "Secret-Pa55" not in status
+    with EmbeddedBroker("127.0.0.1", int(url.rsplit(":", 1)[1]), read_users(users_file)):
+        intruder = ShadowTwin(sc, say=messages.append)
+        wrong = MqttSettings.from_url(url.replace("mqtt://", "mqtt://plant:Wrong-Pa55@"))
+        assert "Wrong-Pa55" not in wrong.redacted() and "Wrong-Pa55" not in repr(wrong)
+        sub = MqttSubscriber(wrong, Namespace.of(sc), intruder, "intruder")
+        sub.start()
+        time.sleep(1.5)
+        sub.stop()
+        assert not intruder.connections["mqtt"].startswith("connected")
+        assert intruder.counts.received == 0
+    seen = " ".join(messages) + json.dumps(intruder.status())
+    seen += "".join(p.read_text() for p in sess.path.glob("*.json"))
+    assert "Secret-Pa55" not in seen and "Wrong-Pa55" not in seen
