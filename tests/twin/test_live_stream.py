@@ -92,3 +92,17 @@ def test_position_survives_a_restart():
     assert again.push(loose("x", 1.0), now=0.0) is False
     assert again.push(ev(10, source="a"), now=0.0) is True
     assert [e.seq for e in again.pop(0.0)] == [10]
+
+
+def test_a_gap_being_filled_is_neither_reported_again_nor_skipped():
+    s = Sequencer(gap_timeout=1.0, give_up=3.0)
+    for i in (0, 10):
+        s.push(ev(i), now=0.0)
+    out = s.pop(0.0)
+    assert [g.first for g in s.gaps(1.5)] == [1]  # nothing came for 1.5 s: report it
+    for k, i in enumerate(range(1, 10)):  # then a replay trickles in, one every 0.9 s
+        now = 1.5 + 0.9 * (k + 1)
+        s.push(ev(i), now=now)
+        out += s.pop(now)
+        assert s.gaps(now) == []  # progress: not reported again, not timed out
+    assert [e.seq for e in out] == list(range(11)) and s.lost == 0

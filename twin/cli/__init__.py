@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import typer
 
-from twin.cli import dash, experiments, logistics, plan, run, runs, state
+from twin.cli import dash, experiments, live, logistics, plan, run, runs, state
 from twin.cli.common import TwinGroup
 
 __all__ = ["app", "main"]
@@ -46,6 +46,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(plan.app)
 app.add_typer(logistics.app)
 app.add_typer(dash.app)
+app.add_typer(live.app)
 app.add_typer(state.app)
 
 

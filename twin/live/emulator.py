@@ -181,13 +181,19 @@ class Emulator:
             self.opcua.heartbeat(self.source, seq, t, self.options.speed, state)
 
     def _serve_requests(self) -> None:
+        """Send the requested events again: the requests waiting now, merged, so an event
+        asked for by several overlapping requests goes out once."""
+        wanted: dict[str, set[int]] = {}
         while True:
             try:
                 via, first, last = self._requests.get_nowait()
             except queue.Empty:
-                return
+                break
             last = min(last, self.count - 1, first + MAX_REPLAY - 1)
-            for i in range(first, last + 1):
+            if first <= last:
+                wanted.setdefault(via, set()).update(range(first, last + 1))
+        for via, seqs in wanted.items():
+            for i in sorted(seqs)[:MAX_REPLAY]:
                 self._publish(i, replay=via)
                 self.replayed += 1
 

@@ -27,7 +27,6 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +217,7 @@ class MqttSubscriber:
         self.client_id = client_id
         self.persistent = persistent
         self.connects = 0
+        self._stopping = False
         self.client = _client(settings, client_id, persistent)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -241,6 +241,9 @@ class MqttSubscriber:
         self.twin.connection("mqtt", f"cannot reach {self.settings.redacted()}; retrying")
 
     def _on_disconnect(self, client, userdata, flags, rc, properties=None) -> None:  # noqa: ANN001
+        if self._stopping:
+            self.twin.connection("mqtt", f"closed {self.settings.redacted()}")
+            return
         self.twin.connection(
             "mqtt", f"disconnected from {self.settings.redacted()} ({_reason(rc)}); reconnecting"
         )
@@ -257,6 +260,7 @@ class MqttSubscriber:
         self.client.publish(self.ns.replay_topic(source), payload, qos=1)
 
     def stop(self) -> None:
+        self._stopping = True
         try:
             self.client.disconnect()
         finally:
@@ -284,8 +288,10 @@ class MqttPublisher:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.published = 0
-        self._unacked: deque[paho.MQTTMessageInfo] = deque()
+        self._unacked: set[int] = set()  # message ids not acknowledged yet
+        self._early: set[int] = set()  # acknowledged before publish() saw its id
         self._lock = threading.Lock()
+        self.client.on_publish = self._on_publish
         self._stopping = False
 
     def start(self, wait: float = 0.0) -> bool:
@@ -318,20 +324,28 @@ class MqttPublisher:
 
     def publish(self, topic: str, payload: bytes) -> None:
         info = self.client.publish(topic, payload, qos=1)
-        with self._lock:
-            self._unacked.append(info)
+        with self._lock:  # the acknowledgement may come back before this line
+            if info.mid in self._early:
+                self._early.discard(info.mid)
+            else:
+                self._unacked.add(info.mid)
         self.published += 1
+
+    def _on_publish(self, client, userdata, mid, rc=None, properties=None) -> None:  # noqa: ANN001
+        with self._lock:
+            if mid in self._unacked:
+                self._unacked.discard(mid)
+            else:
+                self._early.add(mid)
 
     def heartbeat(self, data: dict[str, Any]) -> None:
         payload = json.dumps({"src": self.source, **data}, separators=(",", ":")).encode()
         self.client.publish(self.ns.status_topic(self.source), payload, qos=1, retain=True)
 
     def pending(self) -> int:
-        """Messages not yet acknowledged by the broker (or not yet sent)."""
+        """Messages not yet acknowledged by the broker (or not yet sent: they wait for it)."""
         with self._lock:
-            while self._unacked and self._unacked[0].is_published():
-                self._unacked.popleft()
-            return sum(1 for info in self._unacked if not info.is_published())
+            return len(self._unacked)
 
     def flush(self, timeout: float) -> bool:
         """Wait until the broker acknowledged everything published (True) or ``timeout``."""

@@ -138,6 +138,8 @@ class ShadowTwin:
         self._new: list[Event] = []
         self._new_divs: list[dict[str, Any]] = []
         self.requesters: list[Callable[[str, int, int], None]] = []
+        self._asked: dict[str, tuple[int, int, float, int]] = {}  # source -> first, last, at, n
+        self.replay_requests = 0
         self.batch_ids = BatchIds()
         self.resumed = False
         checkpoint = None
@@ -351,19 +353,26 @@ class ShadowTwin:
             self.save()
 
     def _replay(self, now: float) -> None:
+        """Ask sources for their gaps: once per gap, again only if nothing came of it for a
+        while (the wait doubles up to 16 x ``gap_timeout``)."""
         if not self.requesters:
             return
         for gap in self.sequencer.gaps(now):
-            wait = self.options.gap_timeout * (2 ** min(gap.requests, 4))
-            if now - gap.last_request < wait:
+            asked = self._asked.get(gap.source)
+            covered = asked is not None and asked[0] <= gap.first and gap.last <= asked[1]
+            if covered and now - max(asked[2], gap.since) < self._backoff(asked[3]):
                 continue
-            gap.requests += 1
-            gap.last_request = now
+            tries = asked[3] + 1 if covered else 1
+            self._asked[gap.source] = (gap.first, gap.last, now, tries)
+            self.replay_requests += 1
             for request in self.requesters:
                 try:
                     request(gap.source, gap.first, gap.last)
                 except Exception as exc:  # a transport that cannot ask must not stop the twin
                     self.say(f"could not ask {gap.source} for events again: {exc}")
+
+    def _backoff(self, tries: int) -> float:
+        return self.options.gap_timeout * (2 ** min(tries, 4))
 
     def _maybe_forecast(self) -> None:
         t = self.builder.time
@@ -538,6 +547,7 @@ class ShadowTwin:
                 "late": self.sequencer.late,
                 "lost": self.sequencer.lost,
                 "held": self.sequencer.held,
+                "replay_requests": self.replay_requests,
             },
             "sync": {
                 "status": self.sync.status(drift, gaps, lost_recent, stale),

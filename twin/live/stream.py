@@ -5,9 +5,10 @@
   are dropped by event identity: ``(source, seq)`` for sequenced sources, the event ``id``
   (the last :data:`ID_MEMORY` ids) for the others.
 - **Sequenced sources** (events with ``src`` and ``seq``) are released strictly in ``seq``
-  order. A missing number holds the events after it back; after ``gap_timeout`` seconds the
-  gap is reported (:meth:`Sequencer.gaps`: the live twin asks the source to send it again),
-  and after ``give_up`` seconds it is skipped and counted as lost.
+  order. A missing number holds the events after it back; after ``gap_timeout`` seconds
+  without progress the gap is reported (:meth:`Sequencer.gaps`: the live twin asks the source
+  to send it again), and after ``give_up`` seconds without progress it is skipped and counted
+  as lost. A source's heartbeat (:meth:`Sequencer.announce`) reveals a missing tail.
 - **Unsequenced sources** (a MES that sends ids and times only) are held for ``window``
   seconds and released in time order, so deliveries that cross within the window are put
   back in order; an event older than what was already released is released at once (the fold
@@ -40,14 +41,13 @@ MAX_HELD = 200_000
 
 @dataclass
 class Gap:
-    """Numbers ``first..last`` of ``source`` have not arrived (``since``: when it was seen)."""
+    """Numbers ``first..last`` of ``source`` have not arrived; ``since``: when the gap was
+    seen, or the source last made progress filling it (a gap being filled is not timed out)."""
 
     source: str
     first: int
     last: int
     since: float
-    requests: int = 0
-    last_request: float = 0.0
 
 
 @dataclass
@@ -125,12 +125,15 @@ class Sequencer:
             self._release_loose(now, out)
         return out
 
-    def _release(self, name: str, src: _Source, now: float, out: list[LiveEvent]) -> None:
+    def _release(
+        self, name: str, src: _Source, now: float, out: list[LiveEvent], skipping: bool = False
+    ) -> None:
         held = src.held
         if src.next is None:
             if not held and src.announced < 0:
                 return
             src.next = 0  # a new source: its history from the first number on
+        start = src.next
         while held and held[0][0] == src.next:
             seq, _, ev = heapq.heappop(held)
             src.held_seqs.discard(seq)
@@ -140,12 +143,12 @@ class Sequencer:
         if top is None or top <= src.next:
             src.gap_since, src.gap = None, None
             return
-        if src.gap_since is None:
-            src.gap_since = now
-        if src.gap is None or src.gap.first != src.next:
+        if src.gap_since is None or (src.next > start and not skipping):
+            src.gap_since = now  # a gap is timed from the last progress of its source
+        if src.gap is None:
             src.gap = Gap(name, src.next, top - 1, src.gap_since)
         else:
-            src.gap.last = top - 1
+            src.gap.first, src.gap.last, src.gap.since = src.next, top - 1, src.gap_since
         if now - src.gap_since >= self.give_up or len(held) > MAX_HELD:
             if not held:  # only announced: nothing to skip to, yet
                 return
@@ -153,8 +156,7 @@ class Sequencer:
             # as long (the same gap_since), so they are skipped too
             self.lost += held[0][0] - src.next
             src.next = held[0][0]
-            src.gap = None
-            self._release(name, src, now, out)
+            self._release(name, src, now, out, skipping=True)
 
     def _release_loose(self, now: float, out: list[LiveEvent]) -> None:
         # the earliest event goes once its window has passed; later ones wait behind it
