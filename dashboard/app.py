@@ -40,7 +40,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 DEFAULT_THREADS = 8
 _PAGES = Path(__file__).resolve().parent / "pages"
-_NAV = (("Runs", "/"), ("Playback", "/playback"), ("Compare", "/compare"), ("What-if", "/what-if"))
+_NAV = (("Runs", "/"), ("Playback", "/playback"), ("Compare", "/compare"), ("What-if", "/what-if"),
+        ("Live", "/live"))  # fmt: skip
 
 
 class ServeError(ValueError):

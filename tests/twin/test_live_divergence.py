@@ -134,9 +134,8 @@ def test_impossible_state_changes(tiny_run):
         "impossible_state"
     ]
     assert det.check(sb, Event(1.0, "state", "gran_1", state="cleaning")) == []
-    assert [d.reason for d in det.check(sb, Event(1.0, "state", "gran_1", state="melting"))] == [
-        "unknown_state"
-    ]
+    assert det.invalid(sb, Event(1.0, "state", "gran_1", state="melting")).reason == "invalid"
+    assert det.invalid(sb, Event(1.0, "state", "gran_1", state="down")) is None
     sb.apply_event(Event(1.0, "state", "gran_1", state="dirty_hold"))
     assert det.check(sb, Event(2.0, "state", "gran_1", state="processing"))[0].reason == (
         "impossible_state"
@@ -177,3 +176,19 @@ def test_sync_indicator_words():
     assert s.status(1.02, 1, False, False) == "drifting"
     assert s.status(1.02, 0, False, True) == "out of sync"
     assert s.status(1.8, 0, False, False) == "out of sync"
+
+
+def test_events_the_state_cannot_hold_are_invalid(tiny_run):
+    sc, events = tiny_run
+    sb, start = prefix_until(sc, events, lambda e: e.kind == "step_start")
+    det = DivergenceDetector(sc)
+    bad = [
+        Event(start.t, "step_start", start.unit, start.batch, start.order, start.product, 7),
+        Event(start.t, "order_release", order="o9", product="tab_a", value=10.0, detail="inf"),
+        Event(start.t, "order_release", order="o9", product="tab_a", value=math.nan, detail="5"),
+        Event(start.t, "batch_release", batch=99, order="o1", product="tab_a", value=-5.0),
+        Event(start.t, "agv_added", "agv_9", value=math.inf, detail="n1"),
+    ]
+    for e in bad:
+        assert det.invalid(sb, e).reason == "invalid", e
+    assert det.invalid(sb, start) is None

@@ -540,6 +540,11 @@ def live(
     demo_speed: Annotated[
         float, typer.Option("--demo-speed", help="Speed of the demo's emulated plant.")
     ] = 600.0,
+    demo_slower: Annotated[
+        float,
+        typer.Option("--demo-slower", help="Make the demo's plant this many times slower than "
+                     "the model (1.3: steps take 30% longer; divergences show)."),
+    ] = 1.0,
     dash_port: Annotated[
         int, typer.Option("--dash-port", help="Dashboard port of --demo (0: no dashboard).")
     ] = 8050,
@@ -553,6 +558,7 @@ def live(
         if mqtt is not None or opcua is not None:
             raise UserError("--demo: runs its own broker and plant; leave out --mqtt/--opcua")
         check_number("--demo-speed", demo_speed, 0, 1e6, low_open=True)
+        check_number("--demo-slower", demo_slower, 0.2, 5.0)
         check_int("--dash-port", dash_port, 0, 65535)
         if scenario is None:
             scenario = _shipped(DEMO_SCENARIO)
@@ -606,7 +612,7 @@ def live(
     with contextlib.ExitStack() as stack:
         demo_url = None
         if demo:
-            demo_url = _start_demo(stack, sc, scenario, demo_speed, topic_root, site)
+            demo_url = _start_demo(stack, sc, demo_speed, demo_slower, topic_root, site)
             from twin.live.mqtt import MqttSettings
 
             settings = MqttSettings.from_url(demo_url)
@@ -622,10 +628,11 @@ def live(
         stack.callback(lambda: [a.stop() for a in adapters])
         if demo:
             url = _start_dashboard(stack, store_dir, dash_port, name) if dash_port else "off"
+            slow = f", {demo_slower:g}x slower than the model" if demo_slower != 1 else ""
             out.print(
                 f"PharmaTwin live demo: broker {demo_url}, plant emulator '{sc.name}' at "
-                f"{demo_speed:g}x, live twin session {name}, dashboard {url}; Ctrl+C stops "
-                "everything",
+                f"{demo_speed:g}x{slow}, live twin session {name}, dashboard {url}; Ctrl+C "
+                "stops everything",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -777,9 +784,11 @@ def _start_twin(
 
 
 def _start_demo(
-    stack: contextlib.ExitStack, sc: Any, path: Path, speed: float, root: str, site: str | None
+    stack: contextlib.ExitStack, sc: Any, speed: float, slower: float, root: str, site: str | None
 ) -> str:
-    """The demo's embedded broker and emulated plant (threads of this process)."""
+    """The demo's embedded broker and emulated plant (threads of this process): three weeks of
+    history published at once, then twelve weeks played at ``speed``; with ``slower`` the
+    plant's steps take that many times as long as the model says."""
     from twin.live.broker import BrokerError, EmbeddedBroker, free_port
     from twin.live.emulator import Emulator, EmulatorOptions
     from twin.live.mqtt import MqttPublisher, MqttSettings
@@ -793,8 +802,15 @@ def _start_demo(
         b = EmbeddedBroker("127.0.0.1", port).start()
     stack.callback(b.stop)
     history = 21 * 24.0
-    sim = sc.simulation.model_copy(update={"horizon": history + 12 * 168.0})
-    run = simulate(sc.model_copy(update={"simulation": sim}), seed=3)
+    plant = sc
+    if slower != 1.0:
+        from twin.live.rig import slower_steps
+        from twin.scenario import load_dict
+        from twin.variants import deep_merge
+
+        plant = load_dict(deep_merge(sc.to_dict(), slower_steps(sc, slower)), "<demo plant>")
+    sim = plant.simulation.model_copy(update={"horizon": history + 12 * 168.0})
+    run = simulate(plant.model_copy(update={"simulation": sim}), seed=3)
     options = EmulatorOptions(speed, history, linger=1e9)
     emu = Emulator(sc, run.events, options=options, site=site, root=root)
     pub = MqttPublisher(MqttSettings.from_url(b.url), emu.ns, emu.source, say=_say)

@@ -53,6 +53,8 @@ MAX_INBOX = 200_000
 message is dropped and counted (a sequenced source's gap is then asked for again)."""
 MAX_STATUS_BYTES = 4096
 GRACE = 2.0
+LAG_WINDOW = 60.0
+"""The lag shown is over the events applied in the last minute."""
 """Seconds an event may take from its source to the twin before a step still running by the
 source's clock (its heartbeat) counts as overdue."""
 
@@ -135,10 +137,15 @@ class ShadowTwin:
         self.connections: dict[str, str] = {}
         self.lags: deque[float] | list[float] = [] if options.keep_lags else deque(maxlen=5000)
         self._rate: deque[tuple[float, int]] = deque(maxlen=64)
+        self._recent_lags: deque[tuple[float, float]] = deque(maxlen=20_000)
         self._new: list[Event] = []
         self._new_divs: list[dict[str, Any]] = []
         self.requesters: list[Callable[[str, int, int], None]] = []
         self._asked: dict[str, tuple[int, int, float, int]] = {}  # source -> first, last, at, n
+        # (wall time, events/s, lag p50, lag p95, plant time) at each status: the page's curves
+        self.history: deque[tuple[float, float, float | None, float | None, float]] = deque(
+            maxlen=600
+        )
         self.replay_requests = 0
         self.batch_ids = BatchIds()
         self.resumed = False
@@ -290,6 +297,11 @@ class ShadowTwin:
     def _apply(self, lev: LiveEvent) -> None:
         e = lev.event
         sb = self.builder
+        refused = self.detector.invalid(sb, e, lev.id)
+        if refused is not None:  # folding it would make the plant state invalid
+            self.sync.record([refused])
+            self._diverged([refused])
+            return
         divs = self.detector.check(sb, e, lev.id)
         done_key = None
         if e.kind == "qc_release":
@@ -306,6 +318,7 @@ class ShadowTwin:
         now = self.clock()
         if lev.sent is not None:
             self.lags.append(now - lev.sent)
+            self._recent_lags.append((now, now - lev.sent))
         if divs:
             self._diverged(divs)
         if self.lookahead is not None:
@@ -346,11 +359,22 @@ class ShadowTwin:
             self._maybe_forecast()
         if now - last["status"] >= self.options.status_every:
             last["status"] = now
-            if self.session is not None:
-                self.session.write_status(self._status(now))
+            self._write_status(now)
         if now - last["save"] >= self.options.save_every:
             last["save"] = now
             self.save()
+
+    def _write_status(self, now: float) -> None:
+        """The status, with its history of rate and lag, to the session (status.json)."""
+        status = self._status(now)
+        lag = status["lag"]
+        self.history.append(
+            (round(now, 3), round(status["rate_per_s"], 2), lag["p50_s"], lag["p95_s"],
+             self.builder.time)
+        )  # fmt: skip
+        if self.session is not None:
+            status["history"] = list(self.history)
+            self.session.write_status(status)
 
     def _replay(self, now: float) -> None:
         """Ask sources for their gaps: once per gap, again only if nothing came of it for a
@@ -428,8 +452,8 @@ class ShadowTwin:
             self.lookahead.close(wait=False)
         with self.lock:
             self.save()
+            self._write_status(self.clock())
             if self.session is not None:
-                self.session.write_status(self._status(self.clock()))
                 self.session.close()
 
     # ------------------------------------------------------------------ reading
@@ -463,8 +487,11 @@ class ShadowTwin:
                 return False
         return True
 
-    def lag_summary(self) -> dict[str, Any]:
-        lags = sorted(list(self.lags)[-5000:])
+    def lag_summary(self, window: float = LAG_WINDOW) -> dict[str, Any]:
+        """Event-to-state lag (seconds from the source's publishing to the state) of the events
+        applied in the last ``window`` seconds."""
+        now = self.clock()
+        lags = sorted(lag for at, lag in self._recent_lags if now - at <= window)
         if not lags:
             return {"n": 0, "p50_s": None, "p95_s": None, "max_s": None}
 
