@@ -2,7 +2,7 @@
 broker and the live twin are killed (SIGKILL) and restarted mid-run, and the live twin still
 ends with exactly the state of what the emulated plant published, every event in its live log
 once; SIGTERM stops them cleanly; bad options are one paragraph and exit code 2, passwords
-never echoed; the demo runs with nothing but the package."""
+never echoed. (``twin live --demo`` is run in tests/dashboard/test_live_browser.py.)"""
 
 from __future__ import annotations
 
@@ -166,14 +166,3 @@ def test_bad_options_are_one_paragraph_and_exit_2(args, message, tmp_path, monke
     text = " ".join(r.output.split())
     assert message in text and "Traceback" not in r.output
     assert "S3cret" not in r.output
-
-
-def test_the_demo_runs_with_nothing_installed_and_stops_on_its_own(tmp_path):
-    r = subprocess.run([*TWIN, "live", "--demo", "--for", "8", "--dash-port", "0", "--store",
-                        str(tmp_path), "--demo-speed", "3000"], capture_output=True, text=True,
-                       timeout=120, cwd=tmp_path)  # fmt: skip
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "PharmaTwin live demo" in r.stdout
-    s = status(tmp_path / "live" / "demo-osd_plant-live")
-    assert s["counts"]["applied"] > 5000 and s["sync"]["status"] == "in sync"
-    assert s["units"] and s["vehicles"] and s["connections"]["mqtt"].startswith("connected")

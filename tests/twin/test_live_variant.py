@@ -18,9 +18,9 @@ from twin.simulate import simulate
 from twin.variants import deep_merge, resolve
 
 BASE = "scenarios/osd_plant.yaml"
-WEEKS = 8
+WEEKS = 7
 FIT_UNTIL = 5 * 168.0  # the live log the model is fitted on
-FORECASTS_AT = (5 * 168.0, 5 * 168.0 + 48, 5 * 168.0 + 96, 5 * 168.0 + 144)
+FORECASTS_AT = (5 * 168.0, 5 * 168.0 + 48, 5 * 168.0 + 96)
 
 
 def plant_log(scenario):

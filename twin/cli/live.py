@@ -610,9 +610,10 @@ def live(
                           opcua_mode, site)  # fmt: skip
     replanner = _replanner(replan_time_limit, seed) if replan else None
     with contextlib.ExitStack() as stack:
-        demo_url = None
+        demo_url, start_plant = None, None
         if demo:
-            demo_url = _start_demo(stack, sc, demo_speed, demo_slower, topic_root, site)
+            demo_url, start_plant = _start_demo(stack, sc, demo_speed, demo_slower, topic_root,
+                                                site)  # fmt: skip
             from twin.live.mqtt import MqttSettings
 
             settings = MqttSettings.from_url(demo_url)
@@ -626,6 +627,14 @@ def live(
             replanner, threshold, settings, opc, topic_root, site, store_dir, demo,
         )  # fmt: skip
         stack.callback(lambda: [a.stop() for a in adapters])
+        if demo:
+            end = time.monotonic() + 10.0  # the plant starts once the twin listens
+            while time.monotonic() < end and not twin.connections.get("mqtt", "").startswith(
+                "connected"
+            ):
+                time.sleep(0.05)
+            time.sleep(0.3)  # (its subscription reaches the broker)
+            start_plant()
         if demo:
             url = _start_dashboard(stack, store_dir, dash_port, name) if dash_port else "off"
             slow = f", {demo_slower:g}x slower than the model" if demo_slower != 1 else ""
@@ -785,10 +794,11 @@ def _start_twin(
 
 def _start_demo(
     stack: contextlib.ExitStack, sc: Any, speed: float, slower: float, root: str, site: str | None
-) -> str:
+) -> tuple[str, Any]:
     """The demo's embedded broker and emulated plant (threads of this process): three weeks of
     history published at once, then twelve weeks played at ``speed``; with ``slower`` the
-    plant's steps take that many times as long as the model says."""
+    plant's steps take that many times as long as the model says. Returns the broker's
+    address and the function that starts the plant (once the twin listens)."""
     from twin.live.broker import BrokerError, EmbeddedBroker, free_port
     from twin.live.emulator import Emulator, EmulatorOptions
     from twin.live.mqtt import MqttPublisher, MqttSettings
@@ -818,15 +828,15 @@ def _start_demo(
     pub.start(wait=10.0)
     stop = threading.Event()
     runner = threading.Thread(target=emu.run, args=(stop,), name="emulator", daemon=True)
-    runner.start()
 
     def halt() -> None:
         stop.set()
-        runner.join(5)
+        if runner.is_alive():
+            runner.join(5)
         pub.stop()
 
     stack.callback(halt)
-    return b.url
+    return b.url, runner.start
 
 
 def _start_dashboard(stack: contextlib.ExitStack, store: Path, port: int, session: str) -> str:

@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import os
 import re
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -161,19 +160,19 @@ class LiveSession:
             fh.write(text)
         self._div_bytes += len(text)
 
+    def _entry(self, folder: str, data: dict[str, Any]) -> str:
+        """A new file in ``folder``: its id sorts in the order they were made."""
+        base = self.path / folder
+        n = sum(1 for f in base.glob("*.json")) + 1
+        eid = f"{n:06d}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+        write_text_atomic(base / f"{eid}.json", json.dumps(json_safe({**data, "id": eid})))
+        return eid
+
     def save_forecast(self, data: dict[str, Any]) -> str:
-        fid = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-        write_text_atomic(
-            self.path / "forecasts" / f"{fid}.json", json.dumps(json_safe({**data, "id": fid}))
-        )
-        return fid
+        return self._entry("forecasts", data)
 
     def save_replan(self, data: dict[str, Any]) -> str:
-        rid = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-        write_text_atomic(
-            self.path / "replans" / f"{rid}.json", json.dumps(json_safe({**data, "id": rid}))
-        )
-        return rid
+        return self._entry("replans", data)
 
     # ------------------------------------------------------------------ reading
     def resume(self) -> tuple[PlantState, dict[str, Any]] | None:
