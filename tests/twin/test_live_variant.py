@@ -4,6 +4,8 @@ plant, for contrast, gives no divergence and a drift of one."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pyarrow.compute as pc
 import pytest
 
@@ -20,7 +22,7 @@ from twin.variants import deep_merge, resolve
 BASE = "scenarios/osd_plant.yaml"
 WEEKS = 7
 FIT_UNTIL = 5 * 168.0  # the live log the model is fitted on
-FORECASTS_AT = (5 * 168.0, 5 * 168.0 + 48, 5 * 168.0 + 96)
+FORECASTS_AT = tuple(5 * 168.0 + 36 * k for k in range(5))
 
 
 def plant_log(scenario):
@@ -29,9 +31,9 @@ def plant_log(scenario):
 
 
 def follow(model, table):
-    """The live twin holding ``model`` following the plant's log, forecasting (7 days, 8
+    """The live twin holding ``model`` following the plant's log, forecasting (7 days, 10
     replications) at a few instants; its status at the end."""
-    look = Lookahead(model, 168.0, 8, seed=1)
+    look = Lookahead(model, 168.0, 10, seed=1)
     twin = ShadowTwin(model, lookahead=look, say=lambda _m: None)
     marks = list(FORECASTS_AT)
     for i, e in enumerate(events_of(table)):
@@ -81,15 +83,24 @@ def test_a_slower_plant_shows_in_divergences_drift_and_forecast_error(slow_statu
 
 
 def test_fitting_the_model_on_the_live_log_closes_the_gap(model, slow_status, tmp_path):
+    """``twin fit`` on five weeks of the live log; the variant keeps the step durations (what
+    the divergences pointed at: every other quantity is as the model has it, and refitting QC
+    lead times or order arrivals from a handful of observations only adds noise)."""
     table, before = slow_status
     live_log = table.filter(pc.less_equal(table.column("t"), FIT_UNTIL))
     result = fit_log(BASE, live_log, bootstrap=0)
-    fitted_steps = [q for q in result.fitted if q.kind == "step"]
-    assert len(fitted_steps) >= 20
-    variant = write_variant(result, tmp_path / "fitted.yaml")
-    fitted = resolve(BASE, [variant]).scenario
+    steps = [q for q in result.fitted if q.kind == "step" and q.written is not None]
+    assert len(steps) >= 20
+    base = {
+        q.path: model.products[q.segments[1]].recipe[q.segments[3]].duration.mean for q in steps
+    }
+    assert sum(q.mean > 1.15 * base[q.path] for q in steps) >= 0.8 * len(steps)  # it sees 1.3x
+    only_steps = dataclasses.replace(result, quantities=tuple(
+        q if q.kind == "step" else dataclasses.replace(q, written=None) for q in result.quantities
+    ))  # fmt: skip
+    fitted = resolve(BASE, [write_variant(only_steps, tmp_path / "fitted.yaml")]).scenario
     after = follow(fitted, table)
-    assert 0.9 < after["sync"]["drift"] < 1.1
+    assert 0.9 < after["sync"]["drift"] < 1.1 and after["sync"]["status"] == "in sync"
     too_long = after["divergences"]["by_reason"].get("step_too_long", 0)
     assert too_long <= 0.25 * before["divergences"]["by_reason"]["step_too_long"]
-    assert abs(after["forecast_error"]["bias_h"]) < 0.6 * before["forecast_error"]["bias_h"]
+    assert abs(after["forecast_error"]["bias_h"]) < 0.5 * before["forecast_error"]["bias_h"]

@@ -71,7 +71,7 @@ class ShadowOptions:
     give_up: float = 20.0  # a gap older than this is skipped (its events counted as lost)
     stale_after: float = 15.0  # no message from a source for this long: out of sync
     forecast_every_h: float | None = None  # plant hours between forecasts
-    keep_lags: bool = False  # keep every lag (benchmarks); else the last 5000
+    keep_lags: bool = False  # keep every lag and sending time (benchmarks); else the last 5000
 
     def __post_init__(self) -> None:
         for name in ("status_every", "save_every", "tick_every", "gap_timeout", "give_up"):
@@ -136,6 +136,7 @@ class ShadowTwin:
         self.sources: dict[str, _SourceInfo] = {}
         self.connections: dict[str, str] = {}
         self.lags: deque[float] | list[float] = [] if options.keep_lags else deque(maxlen=5000)
+        self.sent: list[float] = []  # with keep_lags: when each event of ``lags`` was sent
         self._rate: deque[tuple[float, int]] = deque(maxlen=64)
         self._recent_lags: deque[tuple[float, float]] = deque(maxlen=20_000)
         self._new: list[Event] = []
@@ -319,6 +320,8 @@ class ShadowTwin:
         if lev.sent is not None:
             self.lags.append(now - lev.sent)
             self._recent_lags.append((now, now - lev.sent))
+            if self.options.keep_lags:
+                self.sent.append(lev.sent)
         if divs:
             self._diverged(divs)
         if self.lookahead is not None:
