@@ -133,3 +133,76 @@ def test_logins_work_and_the_password_never_shows(osd, tmp_path):
     seen = " ".join(messages) + json.dumps(intruder.status())
     seen += "".join(p.read_text() for p in sess.path.glob("*.json"))
     assert "Secret-Pa55" not in seen and "Wrong-Pa55" not in seen
+
+
+def _tls_certificate(folder):
+    """A self-signed certificate for 127.0.0.1 (PEM) and its key."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = folder / "broker.pem", folder / "broker.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return str(cert_file), str(key_file)
+
+
+def test_tls_to_the_broker(osd, tmp_path):
+    """mqtts:// with the broker's CA: events flow; without the CA the twin cannot connect."""
+    from twin.live.broker import free_port
+    from twin.live.emulator import Emulator, EmulatorOptions
+    from twin.live.mqtt import MqttPublisher
+
+    sc, table = osd
+    day = table.filter(table.column("t").to_numpy() <= 24.0)
+    cert, key = _tls_certificate(tmp_path)
+    port = free_port()
+    ns = Namespace.of(sc)
+    with EmbeddedBroker("127.0.0.1", port, certfile=cert, keyfile=key) as broker:
+        assert broker.url.startswith("mqtts://")
+        good = MqttSettings.from_url(f"mqtts://127.0.0.1:{port}", ca_file=cert)
+        twin, stranger = ShadowTwin(sc, say=lambda _m: None), ShadowTwin(sc, say=lambda _m: None)
+        sub = MqttSubscriber(good, ns, twin, "tls-twin")
+        # without --mqtt-ca it trusts the system's CAs, which never signed this broker
+        other = MqttSubscriber(
+            MqttSettings.from_url(f"mqtts://127.0.0.1:{port}"), ns, stranger, "tls-stranger"
+        )
+        emu = Emulator(sc, day, options=EmulatorOptions(speed=24 * 3600 / 1.5))
+        pub = MqttPublisher(good, ns, emu.source)
+        emu.attach_mqtt(pub)
+        try:
+            sub.start()
+            other.start()
+            assert pub.start(wait=10)
+            for _ in range(200):
+                if twin.connections["mqtt"].startswith("connected"):
+                    break
+                twin.step(0.05)
+            emu.run()
+            for _ in range(200):
+                twin.step(0.05)
+                if twin.caught_up(finished=True):
+                    break
+        finally:
+            for c in (sub, other, pub):
+                c.stop()
+    assert twin.counts.applied == day.num_rows
+    assert stranger.counts.received == 0
+    assert not stranger.connections["mqtt"].startswith("connected")

@@ -100,3 +100,73 @@ def test_a_scada_client_following_unit_variables_keeps_every_units_state():
 def _final(table, sc) -> dict[str, str]:
     last = unit_states_at(table, [table.column("t")[-1].as_py()])[0]
     return {n: last.get(n, "idle") for n, _ in sc.unit_names()}
+
+
+def _certificates(folder):
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    files = {}
+    for role, use in (("server", ExtendedKeyUsageOID.SERVER_AUTH),
+                      ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):  # fmt: skip
+        key, cert = folder / f"{role}-key.pem", folder / f"{role}-cert.der"
+        asyncio.run(setup_self_signed_certificate(
+            key, cert, f"urn:pharmatwin:test:{role}", "127.0.0.1", [use], {"commonName": role}
+        ))  # fmt: skip
+        files[role] = (str(cert), str(key))
+    return files
+
+
+def test_a_secure_endpoint_with_logins(osd, tmp_path):
+    """Basic256Sha256 SignAndEncrypt and a user name: the twin with both follows the plant; a
+    client without security, or with a wrong password, gets nothing; no password shows."""
+    from twin.live.broker import free_port
+    from twin.live.emulator import Emulator, EmulatorOptions
+    from twin.live.opcua import OpcUaPlantServer, OpcUaSettings, OpcUaSubscriber
+    from twin.live.shadow import ShadowTwin
+
+    sc, table = osd
+    day = table.filter(table.column("t").to_numpy() <= 24.0)
+    certs = _certificates(tmp_path)
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}/pharmatwin"
+    server = OpcUaPlantServer(endpoint, sc, certificate=certs["server"][0],
+                              private_key=certs["server"][1], users={"op": "Op-Pa55"})  # fmt: skip
+    secure = f"Basic256Sha256,SignAndEncrypt,{certs['client'][0]},{certs['client'][1]},{certs['server'][0]}"
+    twins, clients = [], []
+    try:
+        server.start()
+        for security, password in ((secure, "Op-Pa55"), (None, "Op-Pa55"), (secure, "Wrong-Pa55")):
+            twin = ShadowTwin(sc, say=lambda _m: None)
+            client = OpcUaSubscriber(OpcUaSettings(endpoint, security, "op", password), sc, twin)
+            client.start()
+            twins.append(twin)
+            clients.append(client)
+        good = twins[0]
+        for _ in range(200):
+            if good.connections.get("opcua", "").startswith("connected"):
+                break
+            good.step(0.05)
+        emu = Emulator(sc, day, options=EmulatorOptions(speed=24 * 3600 / 1.5, linger=5))
+        emu.attach_opcua(server)
+        import threading
+
+        stop = threading.Event()
+        runner = threading.Thread(target=emu.run, args=(stop,), daemon=True)
+        runner.start()
+        for _ in range(400):
+            for t in twins:
+                t.step(0.02)
+            if good.caught_up(finished=True):
+                break
+        stop.set()
+        runner.join(10)
+    finally:
+        for c in clients:
+            c.stop()
+        server.stop()
+    assert good.counts.applied == day.num_rows
+    assert twins[1].counts.received == 0 and twins[2].counts.received == 0
+    assert not twins[1].connections["opcua"].startswith("connected")
+    assert not twins[2].connections["opcua"].startswith("connected")
+    shown = str([t.status() for t in twins]) + repr([c.settings for c in clients])
+    assert "Pa55" not in shown

@@ -202,6 +202,9 @@ class OpcUaPlantServer:
         if self.certificate and self.private_key:
             await server.load_certificate(self.certificate)
             await server.load_private_key(self.private_key)
+            uri = await _certificate_uri(self.certificate)
+            if uri:  # the server's application URI must be its certificate's
+                await server.set_application_uri(uri)
             server.set_security_policy(
                 [
                     ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
@@ -352,6 +355,20 @@ class OpcUaPlantServer:
             self._loop.stop()
 
 
+async def _certificate_uri(path: str) -> str | None:
+    """The application URI in a certificate's subject alternative names, if any."""
+    from asyncua.crypto import uacrypto
+    from cryptography import x509
+
+    cert = await uacrypto.load_certificate(path)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
 _VT_NAMES = {"SourceId": "String", "LastSeq": "Int64", "PlantTime": "Double",
              "Speed": "Double", "RunState": "String"}  # fmt: skip
 
@@ -440,6 +457,9 @@ class OpcUaSubscriber:
         s = self.settings
         client = Client(s.endpoint, timeout=10)
         if s.security:
+            uri = await _certificate_uri(s.security.split(",")[2])
+            if uri:  # the client's application URI must be its certificate's
+                client.application_uri = uri
             await client.set_security_string(s.security)
         if s.username:
             client.set_user(s.username)
