@@ -166,3 +166,48 @@ def test_bad_options_are_one_paragraph_and_exit_2(args, message, tmp_path, monke
     text = " ".join(r.output.split())
     assert message in text and "Traceback" not in r.output
     assert "S3cret" not in r.output
+
+
+def test_emulate_replays_recorded_logs_and_plays_variants(tmp_path, monkeypatch):
+    """--replay of a run folder and of its OCEL 2.0 export publishes the recorded events (and
+    --out keeps exactly them); --variant makes the emulated plant another plant than the
+    scenario file."""
+    import pyarrow.parquet as pq
+    import yaml
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+    from twin.live.broker import EmbeddedBroker
+    from twin.live.rig import slower_steps
+    from twin.ocel import export_ocel
+    from twin.simulate import simulate, write_run_dir
+
+    monkeypatch.chdir(tmp_path)
+    tiny = SCENARIOS / "tiny.yaml"
+    sc = load(tiny)
+    run = simulate(sc, seed=2)
+    write_run_dir(run, tmp_path / "recorded")
+    export_ocel(
+        run.events, {"start": sc.start, "scenario": sc.name}, tmp_path / "recorded.jsonocel"
+    )
+    (tmp_path / "slow.yaml").write_text(yaml.safe_dump(slower_steps(sc, 1.5)))
+    with EmbeddedBroker("127.0.0.1", free_port()) as broker:
+        common = ["emulate", str(tiny), "--mqtt", broker.url, "--speed", "1e7", "--linger", "0"]
+        for source, out in (("recorded", "a"), ("recorded.jsonocel", "b")):
+            r = CliRunner().invoke(app, [*common, "--replay", source, "--out", out])
+            assert r.exit_code == 0, r.output
+            assert f"{run.events.num_rows:,} of {run.events.num_rows:,} events" in r.output
+            got = pq.read_table(tmp_path / out / "events.parquet")
+            assert got.column("t").to_pylist() == pytest.approx(run.events.column("t").to_pylist())
+            assert got.column("kind").to_pylist() == run.events.column("kind").to_pylist()
+        r = CliRunner().invoke(
+            app, [*common, "--seed", "2", "--variant", "slow.yaml", "--out", "c"]
+        )
+        assert r.exit_code == 0, r.output
+    slow = pq.read_table(tmp_path / "c" / "events.parquet").to_pylist()
+    base = run.events.to_pylist()
+
+    def steps(rows):
+        return [r["value"] for r in rows if r["kind"] == "step_end"]
+
+    assert sum(steps(slow)) / len(steps(slow)) > 1.3 * sum(steps(base)) / len(steps(base))
