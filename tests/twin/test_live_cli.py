@@ -211,3 +211,19 @@ def test_emulate_replays_recorded_logs_and_plays_variants(tmp_path, monkeypatch)
         return [r["value"] for r in rows if r["kind"] == "step_end"]
 
     assert sum(steps(slow)) / len(steps(slow)) > 1.3 * sum(steps(base)) / len(steps(base))
+
+
+def test_a_session_resumes_unless_fresh_and_fresh_deletes_only_sessions(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "live" / "x").mkdir(parents=True)
+    (tmp_path / "runs" / "live" / "x" / "checkpoint.json").write_text("{}")
+    base = ["live", OSD, "--mqtt", "mqtt://127.0.0.1:1", "--session", "x"]
+    r = CliRunner().invoke(app, [*base, "--state", "s.json"])
+    assert r.exit_code == 2 and "resumes from its own saved state; add --fresh" in r.output
+    r = CliRunner().invoke(app, [*base, "--fresh"])
+    assert r.exit_code == 2 and "is not a live session twin wrote" in r.output
+    assert (tmp_path / "runs" / "live" / "x" / "checkpoint.json").is_file()

@@ -598,9 +598,12 @@ def live(
     except ValueError as exc:
         raise UserError(f"--{exc}") from None
     if fresh and sess.path.exists():
-        import shutil
-
-        shutil.rmtree(sess.path)
+        _remove_session(sess)
+    elif state_file is not None and (sess.path / "checkpoint.json").is_file():
+        raise UserError(
+            f"--state: the session {name} resumes from its own saved state; add --fresh to "
+            "start it again from this state (or choose another --session)"
+        )
     if state_out is not None:
         from twin.cli.files import check_output_file
 
@@ -647,6 +650,22 @@ def live(
             )
         _follow(twin, run_for)
     _summary(twin, sess)
+
+
+def _remove_session(sess: Any) -> None:
+    """Delete a session folder ``twin live`` wrote (``--fresh``), and nothing else."""
+    import json
+    import shutil
+
+    try:
+        info = json.loads((sess.path / "session.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict) or info.get("kind") != "pharmatwin live session":
+        raise UserError(
+            f"--fresh: {sess.path} is not a live session twin wrote; twin does not delete it"
+        )
+    shutil.rmtree(sess.path)
 
 
 def _shipped(name: str) -> Path:
