@@ -26,7 +26,7 @@ def osd():
 
 def test_the_event_stream_brings_the_twin_to_the_plants_state(osd):
     sc, table = osd
-    with LiveRig(sc, table, speed=30 * 3600 / 4, mqtt=False, opcua=True) as rig:
+    with LiveRig(sc, table, speed=30 * 3600 / 2, mqtt=False, opcua=True) as rig:
         assert rig.wait(40), rig.twin.status()["counts"]
         with rig.twin.lock:
             state = rig.twin.builder.state()
@@ -79,8 +79,8 @@ def test_a_scada_client_following_unit_variables_keeps_every_units_state():
     sc = load("scenarios/osd_plant.yaml")
     sim = sc.simulation.model_copy(update={"horizon": 230.0})
     table = simulate(sc.model_copy(update={"simulation": sim}), seed=3).events
-    # 200 h of history at once, then 30 h live in four seconds
-    with LiveRig(sc, table, speed=30 * 3600 / 4, from_h=200.0, mqtt=False, opcua=True,
+    # 200 h of history at once, then 30 h live in two and a half seconds
+    with LiveRig(sc, table, speed=30 * 3600 / 2.5, from_h=200.0, mqtt=False, opcua=True,
                  opcua_mode="variables", linger=0.5) as rig:  # fmt: skip
         assert rig.emulator.done.wait(30)
         final = _final(table, sc)
