@@ -204,7 +204,8 @@ class Emulator:
         n = len(self.events)
         self.wall0 = time.time()
         t0 = time.perf_counter()
-        next_beat = 0.0
+        self._heartbeat("running")  # the plant's clock before its history arrives
+        next_beat = time.time() + self.options.heartbeat_every
         history = self.options.from_h
         while self.count < n and not stop.is_set():
             now = time.time()

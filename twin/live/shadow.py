@@ -53,6 +53,9 @@ MAX_INBOX = 200_000
 message is dropped and counted (a sequenced source's gap is then asked for again)."""
 MAX_STATUS_BYTES = 4096
 GRACE = 2.0
+CATCH_UP_H = 24.0
+"""The twin counts as catching up while the plant's clock is more than this many plant hours
+ahead of its state (a quiet day of the plant is fine: the clock runs on without events)."""
 LAG_WINDOW = 60.0
 """The lag shown is over the events applied in the last minute."""
 """Seconds an event may take from its source to the twin before a step still running by the
@@ -345,7 +348,8 @@ class ShadowTwin:
             last["tick"] = now
             # steps running past their bound by the plant's clock, allowing events GRACE
             # seconds on the way (no false alarm for a step end still in transit)
-            clock = self.plant_clock(now - GRACE) or 0.0
+            # (while catching up, the steps' ends are among the events still to apply)
+            clock = 0.0 if self._catching_up() else (self.plant_clock(now - GRACE) or 0.0)
             divs = self.detector.tick(self.builder, max(self.builder.time, clock))
             if divs:
                 self.sync.record(divs, event=False)
@@ -408,10 +412,22 @@ class ShadowTwin:
             return
         if self._last_forecast_t is not None and t - self._last_forecast_t < every:
             return
-        if self.sequencer.held or not self.inbox.empty():
-            return  # catching up: forecast from where the plant is, not from the past
+        if self._catching_up():
+            return  # forecast from where the plant is, not from its past
         if self.lookahead.start(self.builder.state(), "every"):
             self._last_forecast_t = t
+
+    def _catching_up(self) -> bool:
+        """Events are waiting, a source said it published more than the twin has, or the
+        plant's clock is more than ``CATCH_UP_H`` ahead of the twin's state."""
+        if self.sequencer.held or not self.inbox.empty():
+            return True
+        if any(
+            s.next is not None and s.announced >= s.next for s in self.sequencer.sources.values()
+        ):
+            return True
+        clock = self.plant_clock(self.clock() - GRACE)
+        return clock is not None and clock - self.builder.time > CATCH_UP_H
 
     def forecast_now(self, trigger: str = "asked") -> bool:
         """Start a forecast from the current state now (False if one is running)."""
