@@ -166,6 +166,8 @@ class Emulator:
     def _heartbeat(self, state: str) -> None:
         seq = self.count - 1
         t = self.plant_clock()
+        if self.count < len(self.events):  # no later than what went out (a busy emulator lags)
+            t = min(t, self.events[self.count].t)
         if self.mqtt is not None:
             self.mqtt.heartbeat(
                 {
