@@ -187,7 +187,9 @@ _event = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(events=st.lists(_event, min_size=1, max_size=40))
 def test_well_formed_nonsense_never_breaks_the_state_it_saves(tiny, events):
     """Payloads that pass the checks but make no sense for the plant (unknown units, steps
