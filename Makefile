@@ -24,15 +24,19 @@ demo: install
 	@echo "    $(VENV)/bin/twin dash"
 	@echo "and open http://127.0.0.1:8050 (Runs, Playback, Compare, What-if)."
 
-test: install
+test: lint
 	bash scripts/ensure-browser.sh
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: install
 	$(PY) benchmarks/run_all.py
 
+LINT_PATHS := twin optimizer dashboard tests benchmarks $(wildcard examples)
+
+# lint runs first in `make test`, so CI keeps the code lint- and format-clean
 lint: install
-	$(VENV)/bin/ruff check twin optimizer dashboard tests benchmarks examples
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache build *.egg-info
