@@ -7,7 +7,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
 DATA = REPO / "tests" / "data"
-SHARED = REPO.parent / "shared"
 INSTANCES = REPO / "benchmarks" / "instances"
 
 
