@@ -266,7 +266,7 @@ class _Decoder:
                     while st[NEXT_DUE] <= end + _EPS:  # dues during maintenance are met by it
                         st[NEXT_DUE] += every
                 continue
-            if w_at < d - _EPS:
+            if w_at + _EPS / 2 < d:  # claims a few ulps late are at the limit (twin: _dirty_watch)
                 full = u.full
                 if full > 0 or u.clean_staff is not None:
                     g = self._book(u.clean_staff, w_at, full, extra, mine)

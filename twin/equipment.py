@@ -30,6 +30,7 @@ from twin.dispatch import Request
 from twin.eventlog import kind_code
 from twin.rules import (
     DIRTY,
+    TIME_TOL,
     CleanState,
     cleaned,
     cleaning_duration,
@@ -280,9 +281,15 @@ class Unit:
 
     def _dirty_watch(self, epoch: int):
         limit = self.clean.dirty_since + self.spec.cleaning.dirty_hold  # type: ignore[operator]
-        if limit > self.env.now:
-            yield self.env.timeout(limit - self.env.now)
+        env = self.env
+        if limit > env.now:
+            yield env.timeout(limit - env.now)
         yield self.plant.end_of_instant()
+        # events a few ulps later belong to the same instant (sums of floats drift; the
+        # decoder, optimizer.aps_schedule, compares with the same margin): a claim then wins too
+        while env.now < env.peek() <= env.now + TIME_TOL / 2:
+            yield env.timeout(env.peek() - env.now)
+            yield self.plant.end_of_instant()
         if epoch != self._epoch or self.busy or not self.open or self.clean.cleanliness != DIRTY:
             return
         self.busy = True
