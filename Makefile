@@ -17,7 +17,7 @@ install: $(STAMP)
 
 demo: install
 	$(TWIN) validate scenarios/osd_plant.yaml
-	$(TWIN) run scenarios/osd_plant.yaml --seed 7 --out runs/demo
+	$(TWIN) run scenarios/osd_plant.yaml --seed 7 --out runs/demo --force
 	@echo "The run is stored in runs/demo (events.parquet, kpis.json, scenario.yaml, meta.json)."
 	$(TWIN) run scenarios/osd_plant.yaml --seed 7 --replications 2
 	@echo "Two replications are in the run store runs/. To look at them in the browser, run"

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import yaml
 
+from dashboard.layout_html import layout_figure
 from twin import load, simulate
 from twin.eventlog import write_parquet
 from twin.plant import Plant
-from twin.transport import Layout, Trip, Vehicle, edd, fcfs, layout_figure, nearest, rule_names
+from twin.transport import Layout, Trip, Vehicle, edd, fcfs, nearest, rule_names
 
 DATA = Path(__file__).parents[1] / "data"
 LINE = DATA / "flow_line.yaml"

@@ -494,7 +494,7 @@ def layout(
     sc = load(scenario)
     if sc.layout is None:
         raise UserError(f"{scenario}: layout: bad value None: expected a layout section to draw")
-    from twin.transport import write_layout_html
+    from dashboard.layout_html import write_layout_html
 
     out_file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out_file.name}.", suffix=".html", dir=out_file.parent)

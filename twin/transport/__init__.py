@@ -24,7 +24,6 @@ The modules, one question each:
   charging (``Fleet``);
 - :mod:`twin.transport.rules`: the dispatch rules and their registry;
 - :mod:`twin.transport.dwell`: where idle vehicles wait, and the dwell-point MILP;
-- :mod:`twin.transport.figure`: a Plotly drawing of a layout (on its way to the dashboard).
 
 Their public names are importable from here.
 """
@@ -32,7 +31,6 @@ Their public names are importable from here.
 from __future__ import annotations
 
 from twin.transport.dwell import DwellPoints, DwellPolicy, expected_travel, joint_dwell_points
-from twin.transport.figure import layout_figure, write_layout_html
 from twin.transport.fleet import Fleet
 from twin.transport.layout import Layout, Leg, Route
 from twin.transport.rules import (
@@ -68,10 +66,8 @@ __all__ = [
     "fcfs",
     "get_rule",
     "joint_dwell_points",
-    "layout_figure",
     "nearest",
     "register_rule",
     "rule_names",
     "with_transport_dispatch",
-    "write_layout_html",
 ]
