@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import yaml
 
 from twin.eventlog import read_parquet, write_parquet
 from twin.scenario import Scenario, load
@@ -97,88 +98,21 @@ def _rep_dir(replication: int) -> str:
     return f"rep-{replication:04d}"
 
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
-
-
-def _scalar(value: Any) -> str:
-    """A YAML scalar that the safe loader reads back as the same value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value:
-            return ".nan"
-        if value in (float("inf"), float("-inf")):
-            return ".inf" if value > 0 else "-.inf"
-        text = repr(value)
-        if "e" in text and "." not in text.split("e")[0]:  # YAML 1.1 floats need a dot
-            mantissa, exp = text.split("e")
-            text = f"{mantissa}.0e{exp}"
-        return text
-    return _key(value)
-
-
-# characters a YAML double-quoted scalar cannot hold as they are (non-printable, line breaks)
-_UNSAFE = re.compile("[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _escape(m: re.Match[str]) -> str:
-    c = ord(m.group())
-    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" if c < 0x10000 else f"\\U{c:08x}"
-
-
-def _key(key: Any) -> str:
-    """A string plain when YAML reads it back as the same string, else double-quoted."""
-    k = str(key)
-    if _PLAIN_KEY.fullmatch(k) and k.lower() not in _YAML_WORDS:
-        return k
-    return _UNSAFE.sub(_escape, json.dumps(k, ensure_ascii=False))
-
-
-def _flow(value: Any) -> str | None:
-    """Flow style for an empty container or one holding only scalars (else None)."""
-    if isinstance(value, dict):
-        if any(isinstance(v, dict | list) for v in value.values()):
-            return None
-        return "{" + ", ".join(f"{_key(k)}: {_scalar(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        if any(isinstance(v, dict | list) for v in value):
-            return None
-        return "[" + ", ".join(_scalar(v) for v in value) + "]"
-    return _scalar(value)
-
-
-def _yaml_lines(value: Any, indent: int) -> list[str]:
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            flow = _flow(v)
-            if flow is not None and (len(flow) + indent < 100 or not isinstance(v, dict | list)):
-                lines.append(f"{pad}{_key(k)}: {flow}")
-            else:
-                lines.append(f"{pad}{_key(k)}:")
-                lines.extend(_yaml_lines(v, indent + 2))
-    else:
-        for v in value:
-            flow = _flow(v)
-            if flow is not None and (len(flow) + indent < 100 or not isinstance(v, dict | list)):
-                lines.append(f"{pad}- {flow}")
-            else:
-                inner = _yaml_lines(v, indent + 2)
-                inner[0] = f"{pad}- {inner[0][indent + 2 :]}"
-                lines.extend(inner)
-    return lines
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter when built
 
 
 def to_yaml(data: dict[str, Any]) -> str:
-    """Plain data (JSON types) as block YAML: a fast, dependency-free emitter whose output
-    ``yaml.safe_load`` reads back unchanged (PyYAML's emitter costs ~15 ms per scenario)."""
-    return "\n".join(_yaml_lines(data, 0) or ["{}"]) + "\n"
+    """Plain data (JSON types) as YAML that ``yaml.safe_load`` and the project's reader
+    (``twin.scenario.load_yaml_text``) read back unchanged: ``yaml.safe_dump`` with the C
+    emitter when PyYAML has it, keys in their order, scalar-only containers in flow style."""
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=None,
+        width=100,
+    )
 
 
 def _write_json(path: Path, data: Any) -> None:

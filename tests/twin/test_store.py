@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from tests.conftest import DATA, REPO, SCENARIOS
 from twin.eventlog import read_parquet
 from twin.experiment import Task, fingerprint, flatten_kpis, model_hash, run_experiment, run_task
+from twin.scenario import load_dict, load_yaml_text
 from twin.store import Store, StoreError, to_yaml
 from twin.variants import resolve
 
@@ -175,15 +176,21 @@ _json = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(), _json, max_size=5))
 @example({"A\n": None, "\x7f": "\x85\u2028", "yes": ["no", "1e3", "-", "{}"]})
+@example({"start": "2026-01-05T06:00:00", "d": "2026-13-45", "t": "12:30", "x": "0x1f"})
 @example({})
 def test_to_yaml_reads_back_unchanged(data):
-    assert yaml.safe_load(to_yaml(data)) == data
+    text = to_yaml(data)
+    assert yaml.safe_load(text) == data
+    assert load_yaml_text(text, "scenario.yaml") == data  # the project's reader
 
 
 def test_to_yaml_of_real_scenarios():
     for path in (TINY, SCENARIOS / "osd_plant.yaml"):
         data = resolve(path).data()
-        assert yaml.safe_load(to_yaml(data)) == data
+        text = to_yaml(data)
+        assert yaml.safe_load(text) == data
+        assert load_yaml_text(text, str(path)) == data
+        assert load_dict(load_yaml_text(text, str(path)), "stored").to_dict() == resolve(path).scenario.to_dict()
 
 
 # --------------------------------------------------------------------------- SIGKILL
