@@ -15,11 +15,12 @@ import pytest
 from tests.conftest import SCENARIOS
 from tests.twin.helpers import load_data
 from tests.twin.test_ocel import _foreign_doc, assert_same_log
-from twin import logs, mes, ocel
+from twin import logs, mes
 from twin.eventlog import write_parquet
 from twin.logs import LogError, ObservedLog, export_log, read_log
 from twin.mes import write_mes
 from twin.ocel import export_ocel
+from twin.ocel import to_table as ocel_import
 from twin.simulate import simulate, write_run_dir
 
 
@@ -298,8 +299,8 @@ def test_each_class_of_bad_input_is_one_clear_error(tmp_path, case):
     [
         ("log.csv", mes, "MAX_CSV_BYTES"),
         ("log.parquet", mes, "MAX_PARQUET_BYTES"),
-        ("log.jsonocel", ocel, "MAX_JSON_BYTES"),
-        ("log.sqlite", ocel, "MAX_SQLITE_BYTES"),
+        ("log.jsonocel", ocel_import, "MAX_JSON_BYTES"),
+        ("log.sqlite", ocel_import, "MAX_SQLITE_BYTES"),
         ("events.parquet", logs, "MAX_EVENTS_PARQUET_BYTES"),
     ],
 )
