@@ -14,6 +14,7 @@ from typing import Any
 
 from twin.flow_spec import check_material_flow
 from twin.scenario.errors import ScenarioError
+from twin.scenario.process import check_process
 from twin.scenario.schema import (
     MAX_BATCHES_PER_ORDER,
     MAX_ORDERS,
@@ -40,6 +41,8 @@ def check_references(sc: Scenario, source: str) -> None:
 
     from twin.dispatch import policy_names
 
+    if not sc.products and sc.process is None:
+        fail("products", {}, "expected: at least 1 product (or a process section)")
     if sc.dispatch not in policy_names():
         fail("dispatch", sc.dispatch, f"unknown dispatch policy; {one_of(policy_names())}")
     if sc.simulation.warmup >= sc.simulation.horizon:
@@ -238,12 +241,13 @@ def check_references(sc: Scenario, source: str) -> None:
                     top,
                     f"at most {MAX_BATCHES_PER_ORDER} batches per order",
                 )
-    if not sc.orders and not sc.order_generator:
+    if not sc.orders and not sc.order_generator and sc.process is None:
         fail("orders", [], "at least one order, or an order_generator")
     for cname, cls in sc.equipment_classes.items():
         if math.isinf(cls.capacity.max if cls.capacity else 1.0):
             fail(f"equipment_classes.{cname}.capacity.max", "inf", "a finite capacity")
     check_material_flow(sc, fail, one_of)
+    check_process(sc, source)
 
 
 class _UnitView(typing.NamedTuple):

@@ -21,6 +21,7 @@ from twin.flow_spec import (
     Material,
     WarehouseSpec,
 )
+from twin.scenario.process import ProcessSpec
 from twin.schema_base import Float, Int, Model
 from twin.units import Distribution, Duration, Fixed, parse_duration
 
@@ -321,7 +322,7 @@ class Scenario(_Model):
     dispatch: str = "fifo"
     equipment_classes: dict[str, EquipmentClass] = Field(min_length=1)
     units: dict[str, UnitSpec] = Field(min_length=1)
-    products: dict[str, Product] = Field(min_length=1)
+    products: dict[str, Product] = Field(default_factory=dict)  # >= 1 unless `process`
     staff: dict[str, StaffPool] = Field(default_factory=dict)
     shifts: dict[str, Shift] = Field(default_factory=dict)
     qc: QCSpec | None = None
@@ -333,6 +334,7 @@ class Scenario(_Model):
     warehouses: dict[str, WarehouseSpec] = Field(default_factory=dict)
     layout: LayoutSpec | None = None
     fleet: FleetSpec | None = None
+    process: ProcessSpec | None = None  # a process plant (twin.scenario.process)
 
     @field_validator("start", mode="before")
     @classmethod
