@@ -92,6 +92,15 @@ KINDS = (
     "order_resume",  # as order_release, for an order released before the state's instant;
     # batch = the batch numbers it had handed out (the next one is batch + 1)
     "batch_resume",  # batch, order, product, value = size, step = its step, detail = its key
+    # process plants (twin/process): tanks, utilities, tasks and the material between them
+    "tank_added",  # unit = tank (its material's name), product = material, state = storage
+    "tank_level",  # unit = tank, product = material, value = level after the change
+    "utility_added",  # unit = utility, value = capacity
+    "utility_level",  # unit = utility, value = amount in use after the change
+    "task_start",  # unit, batch, detail = task, value = batch size
+    "task_end",  # unit, batch, detail = task, value = processing hours
+    "material_move",  # unit, batch, product = material, state = from, detail = to, value = qty
+    "plan_task",  # unit, batch = plan index, detail = task, value = planned start
 )
 
 _NAN = math.nan

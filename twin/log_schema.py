@@ -182,6 +182,16 @@ OBJECT_TYPES: dict[str, ObjectType] = {
     "transport": ObjectType(
         "one transport request (a trip of up to the vehicle's capacity)", {"status": "string"}
     ),
+    "tank": ObjectType(
+        "a process plant's tank of one material (named after the material)",
+        {"storage": "string", "level": "float"},
+        frozenset({"storage"}),
+    ),
+    "utility": ObjectType(
+        "a shared utility of a process plant (CIP skid, WFI, steam)",
+        {"capacity": "float", "in_use": "float"},
+        frozenset({"capacity"}),
+    ),
 }
 
 O2O: tuple[tuple[str, str, str], ...] = (
@@ -193,6 +203,7 @@ O2O: tuple[tuple[str, str, str], ...] = (
     ("lot", "warehouse", "stored in"),
     ("purchase_order", "material", "orders"),
     ("transport", "batch", "moves"),
+    ("tank", "material", "holds"),
 )
 """Object-to-object relations (source type, target type, qualifier): derived from the events
 that relate both objects (a ``batch_release`` relates the batch, its order and its product)."""
@@ -573,6 +584,73 @@ _SPECS = (
         step=Attr("step", "integer"),
         value=Attr("size", "float", unit="kg"),
         detail=Attr("batch_key", "string"),
+    ),
+    _spec(
+        "tank_added",
+        "a process plant's tank exists (storage unlimited, finite, none or zero_wait)",
+        [Change("unit", "storage", "state")],
+        unit=Obj("tank", "tank", required=True),
+        product=_MATERIAL,
+        state=Attr("storage", "string"),
+        value=Attr("capacity", "float", unit="kg; NaN: no limit"),
+    ),
+    _spec(
+        "tank_level",
+        "a tank's level changes",
+        [Change("unit", "level", "value")],
+        unit=Obj("tank", "tank", required=True),
+        product=_MATERIAL,
+        value=Attr("level", "float", unit="kg"),
+    ),
+    _spec(
+        "utility_added",
+        "a shared utility exists",
+        [Change("unit", "capacity", "value")],
+        unit=Obj("utility", "utility", required=True),
+        value=Attr("capacity", "float", unit="utility units"),
+    ),
+    _spec(
+        "utility_level",
+        "the use of a utility changes",
+        [Change("unit", "in_use", "value")],
+        unit=Obj("utility", "utility", required=True),
+        value=Attr("in_use", "float", unit="utility units"),
+    ),
+    _spec(
+        "task_start",
+        "a batch of a process task starts on a unit (its inputs drawn)",
+        unit=_UNIT,
+        batch=_BATCH,
+        detail=Attr("task", "string", required=True),
+        value=Attr("size", "float", unit="kg"),
+    ),
+    _spec(
+        "task_end",
+        "a batch of a process task ends",
+        unit=_UNIT,
+        batch=_BATCH,
+        detail=Attr("task", "string", required=True),
+        value=_h("processing_h"),
+    ),
+    _spec(
+        "material_move",
+        "material moves between places: supply, a tank (tank:<material>), a unit "
+        "(unit:<name>), customer or waste",
+        unit=_UNIT_OPT,
+        batch=_BATCH_OPT,
+        order=_ORDER,
+        product=_MATERIAL,
+        state=Attr("from", "string", required=True),
+        detail=Attr("to", "string", required=True),
+        value=Attr("quantity", "float", unit="kg"),
+    ),
+    _spec(
+        "plan_task",
+        "a planned batch of a process task",
+        unit=Obj("unit", "planned unit"),
+        batch=Attr("batch_index", "integer"),
+        detail=Attr("task", "string"),
+        value=Attr("planned_start_h", "float", unit="h since start"),
     ),
 )
 
