@@ -1,24 +1,21 @@
-"""``twin live``, ``twin emulate`` and ``twin broker``: the twin following a plant.
+"""``twin live``: the shadow twin following a plant.
 
-- ``twin broker [--port 1883]``: an embedded MQTT broker (amqtt) for trials and tests;
-- ``twin emulate SCENARIO --mqtt URL [--opcua URL] [--speed 3600] [--replay LOG]
-  [--variant V.yaml] [--out DIR]``: a scenario run (or a recorded log) played as the plant;
 - ``twin live SCENARIO --mqtt URL [--opcua URL] --store runs [--forecast-every 1h --horizon 7d
   -n 50] [--replan-when-at-risk] [--state-out state.json]``: the shadow twin;
 - ``twin live --demo``: all of it in one process (embedded broker, emulated plant, live twin,
   dashboard); Ctrl-C stops everything.
 
-The library is ``twin.live``; this module only reads options, wires the pieces and prints.
-Re-planning calls the optimizer (``optimizer.plan_commands``), imported only when asked for.
+``twin broker`` and ``twin emulate`` (the plant's side) are in ``twin.cli.emulate``, the
+options they share in ``twin.cli.live_options``. The library is ``twin.live``; this module
+only reads options, wires the pieces and prints. Re-planning calls the optimizer
+(``optimizer.plan_commands``) and the demo the dashboard, imported only when asked for.
 """
 
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,426 +27,35 @@ from twin.cli.common import (
     Workers,
     check_int,
     check_number,
-    err,
     out,
     parse_hours,
     user_errors,
 )
+from twin.cli.live_options import (
+    DEMO_SCENARIO,
+    MAX_HORIZON_H,
+    MAX_REPLICATIONS,
+    MqttCa,
+    MqttCert,
+    MqttInsecure,
+    MqttKey,
+    MqttPasswordFile,
+    MqttUrl,
+    MqttUser,
+    MqttVersion,
+    OpcUrl,
+    Site,
+    StopFlag,
+    TopicRoot,
+    Variants,
+    check_opcua,
+    check_topic_level,
+    mqtt_settings,
+    read_scenario,
+    say,
+)
 
 app = typer.Typer()
-
-DEMO_SCENARIO = "osd_plant.yaml"
-MAX_HORIZON_H = 8_760.0
-MAX_REPLICATIONS = 10_000
-
-# --------------------------------------------------------------------------- shared options
-MqttUrl = Annotated[
-    str | None,
-    typer.Option("--mqtt", help="MQTT broker: mqtt://host[:port] or mqtts://host[:port] (TLS)."),
-]
-MqttUser = Annotated[str | None, typer.Option("--mqtt-username", help="MQTT user name.")]
-MqttPasswordFile = Annotated[
-    Path | None,
-    typer.Option(
-        "--mqtt-password-file",
-        help="File holding the MQTT password (else $PHARMATWIN_MQTT_PASSWORD).",
-    ),
-]
-MqttCa = Annotated[str | None, typer.Option("--mqtt-ca", help="CA certificate (PEM) for TLS.")]
-MqttCert = Annotated[
-    str | None, typer.Option("--mqtt-cert", help="Client certificate (PEM) for TLS.")
-]
-MqttKey = Annotated[str | None, typer.Option("--mqtt-key", help="Client key (PEM) for TLS.")]
-MqttInsecure = Annotated[
-    bool,
-    typer.Option("--mqtt-insecure", help="TLS without checking the broker's name (tests only)."),
-]
-MqttVersion = Annotated[int, typer.Option("--mqtt-version", help="MQTT protocol: 3 (3.1.1) or 5.")]
-OpcUrl = Annotated[
-    str | None, typer.Option("--opcua", help="OPC UA endpoint: opc.tcp://host:port.")
-]
-Site = Annotated[
-    str | None, typer.Option("--site", help="Site level of the topics (default: scenario name).")
-]
-TopicRoot = Annotated[str, typer.Option("--topic-root", help="First level of every topic.")]
-Variants = Annotated[
-    list[Path] | None,
-    typer.Option("--variant", help="Variant file patching the scenario (repeatable)."),
-]
-
-
-def _mqtt_settings(
-    url: str | None,
-    username: str | None,
-    password_file: Path | None,
-    ca: str | None,
-    cert: str | None,
-    key: str | None,
-    insecure: bool,
-    version: int,
-) -> Any:
-    if url is None:
-        if any((username, password_file, ca, cert, key, insecure)):
-            raise UserError("--mqtt-*: MQTT options without --mqtt URL")
-        return None
-    from twin.live.mqtt import MqttError, MqttSettings
-
-    if version not in (3, 4, 5):
-        raise UserError(f"--mqtt-version: bad value {version}: expected 3 (3.1.1) or 5")
-    try:
-        return MqttSettings.from_url(
-            url,
-            username=username,
-            password_file=password_file,
-            ca_file=ca,
-            cert_file=cert,
-            key_file=key,
-            insecure=insecure,
-            version=5 if version == 5 else 4,
-        )
-    except MqttError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _check_opcua(url: str | None, option: str = "--opcua") -> None:
-    if url is None:
-        return
-    from twin.live.opcua import OpcUaError, check_endpoint
-
-    try:
-        check_endpoint(url, option)
-    except OpcUaError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _check_topic_level(option: str, value: str | None) -> None:
-    if value is not None and (not value or len(value) > 100 or any(c in value for c in "/#+\x00")):
-        raise UserError(
-            f"{option}: bad value {value!r}: expected 1 to 100 characters without / # +"
-        )
-
-
-def _scenario(path: Path, variants: list[Path] | None) -> Any:
-    from twin.scenario import load
-
-    if not variants:
-        return load(path)
-    from twin.variants import resolve
-
-    return resolve(path, variants).scenario
-
-
-class _Stop:
-    """A stop flag set by Ctrl-C (SIGINT) or SIGTERM, for the time of a ``with`` block."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    @contextlib.contextmanager
-    def signals(self) -> Iterator[threading.Event]:
-        def handler(signum: int, frame: Any) -> None:
-            self.event.set()
-
-        old = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                old[sig] = signal.signal(sig, handler)
-        try:
-            yield self.event
-        finally:
-            for sig, h in old.items():
-                signal.signal(sig, h)
-
-
-def _say(message: str) -> None:
-    err.print(message, highlight=False, soft_wrap=True, markup=False)
-
-
-# --------------------------------------------------------------------------- twin broker
-@app.command()
-@user_errors
-def broker(
-    host: Annotated[
-        str, typer.Option(help="Interface (127.0.0.1; 0.0.0.0 opts in to all).")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 1883,
-    users: Annotated[
-        Path | None,
-        typer.Option("--users", help="user:password lines: clients must log in (else anonymous)."),
-    ] = None,
-    cert: Annotated[str | None, typer.Option("--cert", help="TLS certificate (PEM).")] = None,
-    key: Annotated[str | None, typer.Option("--key", help="TLS private key (PEM).")] = None,
-) -> None:
-    """An embedded MQTT broker (amqtt) for trials and tests; Ctrl+C stops it."""
-    from twin.cli.dash import check_bind
-    from twin.live.broker import BrokerError, EmbeddedBroker, read_users, users_file_warning
-
-    check_int("--port", port, 1, 65535)
-    if (cert is None) != (key is None):
-        raise UserError("--cert/--key: TLS needs both a certificate and its key")
-    for opt, f in (("--cert", cert), ("--key", key)):
-        if f is not None and not Path(f).is_file():
-            raise UserError(f"{opt}: {f}: no such file; expected a PEM file")
-    check_bind(host, port)
-    try:
-        known = read_users(users) if users is not None else None
-    except BrokerError as exc:
-        raise UserError(str(exc)) from None
-    if users is not None and (w := users_file_warning(users)):
-        err.print(f"[yellow]warning:[/] --users: {w}", highlight=False)
-    b = EmbeddedBroker(host, port, known, cert, key)
-    try:
-        b.start()
-    except BrokerError as exc:
-        raise UserError(f"twin broker: {exc}") from None
-    who = f"{len(known)} user(s)" if known else "anonymous clients"
-    out.print(
-        f"MQTT broker (amqtt) listening on {b.url} for {who}; Ctrl+C stops",
-        highlight=False,
-        soft_wrap=True,
-    )
-    stop = _Stop()
-    with stop.signals() as ev:
-        while not ev.is_set():
-            ev.wait(0.5)
-    b.stop()
-    out.print("broker stopped", highlight=False)
-
-
-# --------------------------------------------------------------------------- twin emulate
-@app.command()
-@user_errors
-def emulate(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file of the plant.")],
-    seed: Seed = 0,
-    speed: Annotated[
-        float, typer.Option(help="Simulated seconds per wall second (3600: an hour a second).")
-    ] = 3600.0,
-    mqtt: MqttUrl = None,
-    opcua: OpcUrl = None,
-    replay: Annotated[
-        Path | None,
-        typer.Option(
-            "--replay",
-            help="Play a recorded log (run folder, events.parquet, OCEL 2.0, MES CSV) instead "
-            "of simulating.",
-        ),
-    ] = None,
-    variants: Variants = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", help="Keep what was published as a run folder (new or empty)."),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace a previous run in --out.")
-    ] = False,
-    history: Annotated[
-        str,
-        typer.Option("--from", help="Publish the plant's history up to this offset at once (3w)."),
-    ] = "0h",
-    horizon: Annotated[
-        str | None,
-        typer.Option("--horizon", help="Plant time to emulate (default: the scenario's horizon)."),
-    ] = None,
-    linger: Annotated[
-        float,
-        typer.Option(help="Seconds to keep answering replay requests after the last event."),
-    ] = 10.0,
-    site: Site = None,
-    topic_root: TopicRoot = "pharmatwin",
-    mqtt_username: MqttUser = None,
-    mqtt_password_file: MqttPasswordFile = None,
-    mqtt_ca: MqttCa = None,
-    mqtt_cert: MqttCert = None,
-    mqtt_key: MqttKey = None,
-    mqtt_insecure: MqttInsecure = False,
-    mqtt_version: MqttVersion = 3,
-    opcua_cert: Annotated[
-        str | None, typer.Option("--opcua-cert", help="Server certificate (PEM/DER): secure only.")
-    ] = None,
-    opcua_key: Annotated[str | None, typer.Option("--opcua-key", help="Server key (PEM).")] = None,
-    opcua_users: Annotated[
-        Path | None,
-        typer.Option("--opcua-users", help="user:password lines: OPC UA clients must log in."),
-    ] = None,
-) -> None:
-    """Play a scenario as if it were the plant: every event published as it happens."""
-    settings = _mqtt_settings(
-        mqtt, mqtt_username, mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key, mqtt_insecure,
-        mqtt_version,
-    )  # fmt: skip
-    _check_opcua(opcua)
-    if settings is None and opcua is None:
-        raise UserError("--mqtt/--opcua: nothing to publish to; give a broker or an endpoint")
-    check_number("--speed", speed, 0, 1e7, "simulated seconds per wall second", low_open=True)
-    check_number("--linger", linger, 0, 86_400, "seconds")
-    from_h = parse_hours("--from", history) or 0.0
-    horizon_h = parse_hours("--horizon", horizon, 0.0, 100 * MAX_HORIZON_H, low_open=True)
-    _check_topic_level("--site", site)
-    _check_topic_level("--topic-root", topic_root)
-    if replay is not None and (variants or seed):
-        raise UserError("--replay: plays a recorded log; --seed and --variant are for simulating")
-    if force and out_dir is None:
-        raise UserError("--force: replaces a previous run output in --out; give --out DIR")
-    if out_dir is not None:
-        from twin.simulate import RunDirError, check_run_dir
-
-        try:
-            check_run_dir(out_dir, force)
-        except RunDirError as exc:
-            raise UserError(f"--out {exc}") from None
-    opc_users = _read_opcua_users(opcua_users)
-    if (opcua_cert is None) != (opcua_key is None):
-        raise UserError("--opcua-cert/--opcua-key: a secure endpoint needs both")
-    sc = _scenario(scenario, variants)
-    table, start, label = _emulated_events(sc, seed, replay, from_h, horizon_h)
-    from twin.live.emulator import Emulator, EmulatorOptions
-
-    options = EmulatorOptions(speed, from_h, linger=linger)
-    emu = Emulator(sc, table, start, options, site=site, root=topic_root, say=_say)
-    transports = _start_transports(emu, settings, opcua, opcua_cert, opcua_key, opc_users, sc, site)
-    out.print(
-        f"emulating {label}: {len(emu.events):,} events from {start:%Y-%m-%d %H:%M} + "
-        f"{emu.events[0].t if emu.events else 0:.1f} h at {speed:g}x as source {emu.source}"
-        + (f"; history to {from_h:g} h at once" if from_h else "")
-        + "; Ctrl+C stops",
-        highlight=False,
-        soft_wrap=True,
-    )
-    stop = _Stop()
-    report = None
-    try:
-        with stop.signals() as ev:
-            runner = threading.Thread(target=lambda: _store(emu, ev), daemon=True)
-            runner.start()
-            last = 0.0
-            while runner.is_alive():
-                runner.join(0.5)
-                if time.time() - last >= 5.0:
-                    last = time.time()
-                    _emulator_line(emu)
-            report = emu.report  # type: ignore[attr-defined]
-    finally:
-        for tr in transports:
-            if hasattr(tr, "flush"):
-                tr.flush(10.0)
-            tr.stop()
-    _emulator_line(emu)
-    if out_dir is not None:
-        _write_emulated(emu, sc, seed, out_dir, force)
-        out.print(f"published events saved to {out_dir}", highlight=False)
-    if report is not None:
-        out.print(
-            f"{report.published:,} of {report.total:,} events in {report.seconds:.1f} s "
-            f"({report.replayed:,} sent again on request)"
-            + ("; stopped early" if report.stopped else ""),
-            highlight=False,
-        )
-
-
-def _store(emu: Any, stop: threading.Event) -> None:
-    emu.report = emu.run(stop)
-
-
-def _emulator_line(emu: Any) -> None:
-    import datetime as dt
-
-    t = emu.plant_clock()
-    at = emu.start + dt.timedelta(hours=t)
-    out.print(
-        f"plant {at:%Y-%m-%d %H:%M} ({t:,.1f} h): {emu.count:,}/{len(emu.events):,} events",
-        highlight=False,
-    )
-
-
-def _read_opcua_users(path: Path | None) -> dict[str, str] | None:
-    if path is None:
-        return None
-    if not path.is_file():
-        raise UserError(f"--opcua-users: {path}: no such file; expected user:password lines")
-    users = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = line.strip()
-        if line and not line.startswith("#"):
-            user, sep, pw = line.partition(":")
-            if not sep or not user or not pw:
-                raise UserError(f"--opcua-users: {path}: line {n}: expected user:password")
-            users[user] = pw
-    return users
-
-
-def _emulated_events(
-    sc: Any, seed: int, replay: Path | None, from_h: float, horizon_h: float | None
-) -> tuple[Any, Any, str]:
-    """(events, calendar start, label): simulated, or read from a recorded log."""
-    if replay is not None:
-        from twin.logs import read_log
-
-        obs = read_log(replay, start=sc.start)
-        table = obs.table
-        if horizon_h is not None:
-            import pyarrow.compute as pc
-
-            table = table.filter(pc.less_equal(table.column("t"), from_h + horizon_h))
-        return table, obs.start, f"the log {replay}"
-    from twin.simulate import simulate
-
-    end = from_h + (horizon_h if horizon_h is not None else sc.simulation.horizon)
-    sim = sc.simulation.model_copy(update={"horizon": end})
-    run = simulate(sc.model_copy(update={"simulation": sim}), seed=seed)
-    return run.events, sc.start, f"'{sc.name}' (seed {seed}, {end - from_h:g} h)"
-
-
-def _start_transports(
-    emu: Any,
-    settings: Any,
-    opcua: str | None,
-    cert: str | None,
-    key: str | None,
-    users: dict[str, str] | None,
-    sc: Any,
-    site: str | None,
-) -> list[Any]:
-    started: list[Any] = []
-    try:
-        if settings is not None:
-            from twin.live.mqtt import MqttPublisher
-
-            pub = MqttPublisher(settings, emu.ns, emu.source, say=_say)
-            emu.attach_mqtt(pub)
-            if not pub.start(wait=10.0):
-                _say(f"MQTT: {settings.redacted()} not reachable yet; events wait for it")
-            started.append(pub)
-        if opcua is not None:
-            from twin.live.opcua import OpcUaError, OpcUaPlantServer
-
-            server = OpcUaPlantServer(opcua, sc, site, cert, key, users)
-            try:
-                server.start()
-            except OpcUaError as exc:
-                raise UserError(str(exc)) from None
-            emu.attach_opcua(server)
-            started.append(server)
-            _say(f"OPC UA: serving the plant on {opcua}")
-    except BaseException:
-        for tr in started:
-            tr.stop()
-        raise
-    return started
-
-
-def _write_emulated(emu: Any, sc: Any, seed: int, out_dir: Path, force: bool) -> None:
-    from twin.kpi import compute_kpis
-    from twin.simulate import Run, RunDirError, write_run_dir
-
-    table = emu.published()
-    kpis = {"scenario": sc.name, "seed": seed, "replication": 0, **compute_kpis(table)}
-    run = Run(sc, seed, 0, table, kpis, 0.0, meta={"events": table.num_rows, "source": emu.source,
-              "speed": emu.options.speed, "emulated": True})  # fmt: skip
-    try:
-        write_run_dir(run, out_dir, force=force)
-    except RunDirError as exc:
-        raise UserError(f"--out {exc}") from None
 
 
 # --------------------------------------------------------------------------- twin live
@@ -568,11 +174,11 @@ def live(
                 replications = 20
     elif scenario is None:
         raise UserError("SCENARIO: missing argument; see `twin live --help` (or try --demo)")
-    settings = _mqtt_settings(
+    settings = mqtt_settings(
         mqtt, mqtt_username, mqtt_password_file, mqtt_ca, mqtt_cert, mqtt_key, mqtt_insecure,
         mqtt_version,
     )  # fmt: skip
-    _check_opcua(opcua)
+    check_opcua(opcua)
     if not demo and settings is None and opcua is None:
         raise UserError("--mqtt/--opcua: nothing to listen to; give a broker or an endpoint "
                         "(or try --demo)")  # fmt: skip
@@ -585,13 +191,13 @@ def live(
     check_number("--replan-time-limit", replan_time_limit, 0, 600, "seconds", low_open=True)
     check_number("--for", run_for, 0, 1e9, "seconds", low_open=True)
     check_int("--workers", workers, 1, 256)
-    _check_topic_level("--site", site)
-    _check_topic_level("--topic-root", topic_root)
+    check_topic_level("--site", site)
+    check_topic_level("--topic-root", topic_root)
     if replan and every_h is None:
         raise UserError("--replan-when-at-risk: re-plans after forecasts; give --forecast-every")
     from twin.live.session import LiveSession, session_name
 
-    sc = _scenario(scenario, variants)
+    sc = read_scenario(scenario, variants)
     name = session or session_name(f"{'demo-' if demo else ''}{sc.name}-live")
     try:
         sess = LiveSession(store_dir, name)
@@ -771,7 +377,7 @@ def _start_twin(
     look = None
     if every_h is not None:
         look = Lookahead(sc, horizon_h, replications, seed, executor, replanner, threshold,
-                         say=_say)  # fmt: skip
+                         say=say)  # fmt: skip
     meta = {
         "mqtt": settings.redacted() if settings is not None else None,
         "opcua": opc.shown() if opc is not None else None,
@@ -783,10 +389,10 @@ def _start_twin(
     sess.create(sc, meta)
     twin = ShadowTwin(
         sc, sess, state=start_state, options=ShadowOptions(forecast_every_h=every_h),
-        lookahead=look, state_out=state_out, say=_say,
+        lookahead=look, state_out=state_out, say=say,
     )  # fmt: skip
     if twin.resumed:
-        _say(
+        say(
             f"resuming session {sess.name} from its saved state at "
             f"{twin.builder.time:,.2f} h ({twin.counts.applied:,} events applied before)"
         )
@@ -807,7 +413,7 @@ def _start_twin(
     where = " and ".join(
         x for x in (settings.redacted() if settings else None, opc.shown() if opc else None) if x
     )
-    _say(f"live twin of '{sc.name}' following {where}; session {sess.path}")
+    say(f"live twin of '{sc.name}' following {where}; session {sess.path}")
     return twin, adapters
 
 
@@ -842,7 +448,7 @@ def _start_demo(
     run = simulate(plant.model_copy(update={"simulation": sim}), seed=3)
     options = EmulatorOptions(speed, history, linger=1e9)
     emu = Emulator(sc, run.events, options=options, site=site, root=root)
-    pub = MqttPublisher(MqttSettings.from_url(b.url), emu.ns, emu.source, say=_say)
+    pub = MqttPublisher(MqttSettings.from_url(b.url), emu.ns, emu.source, say=say)
     emu.attach_mqtt(pub)
     pub.start(wait=10.0)
     stop = threading.Event()
@@ -879,7 +485,7 @@ def _start_dashboard(stack: contextlib.ExitStack, store: Path, port: int, sessio
 
 
 def _follow(twin: Any, run_for: float | None) -> None:
-    stop = _Stop()
+    stop = StopFlag()
     end = None if run_for is None else time.time() + run_for
     last = time.time()
     with stop.signals() as ev:
