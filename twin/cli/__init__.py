@@ -14,9 +14,12 @@ module        commands
 ``plan``      plan
 ``logistics`` route, fleet
 ``dash``      dash
+``emulate``   broker, emulate (the plant's side of a live trial)
+``live``      live (the shadow twin; ``live_options``: what the three share)
 ``state``     state, forecast, export, fit (the plant now, what comes next, its logs)
 ``common``    errors, consoles, JSON, option types and checks
-``render``    every table and number format
+``render``    the reports: KPIs, intervals, plans, sweeps, fleets, the run store
+``tables``    tables that fit the console, and number formats
 ``files``     output files that never destroy the user's
 ============  =============================================================
 
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import typer
 
-from twin.cli import dash, experiments, live, logistics, plan, run, runs, state
+from twin.cli import dash, emulate, experiments, live, logistics, plan, run, runs, state
 from twin.cli.common import TwinGroup
 
 __all__ = ["app", "main"]
@@ -46,6 +49,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(plan.app)
 app.add_typer(logistics.app)
 app.add_typer(dash.app)
+app.add_typer(emulate.app)
 app.add_typer(live.app)
 app.add_typer(state.app)
 
