@@ -108,19 +108,19 @@ class Jobs:
 
 def _with_plan(variant: Variant, seed: int, seconds: float) -> tuple[Variant, dict[str, Any]]:
     """The variant with its orders fixed (as the plan knows them) and the options that make
-    every replication follow an optimised plan (as ``twin run --plan auto -n N``)."""
+    every replication follow an optimised plan: ``twin run --plan auto -n N`` through the same
+    service (``optimizer.plan_commands.prepare_plan_run``), so both wire a plan alike."""
     import dataclasses
 
-    from optimizer.plan_commands import plan_scenario, scenario_for_horizon
+    from optimizer.plan_commands import prepare_plan_run
+    from twin.experiment import task_options
 
-    sc = variant.scenario
-    if sc.order_generator is not None:
-        sc = scenario_for_horizon(sc, sc.simulation.horizon, seed)
-    plan, _ = plan_scenario(sc, None, seconds, seed=seed)
-    planned = dataclasses.replace(
+    planned = prepare_plan_run(variant.scenario, seed, "auto", time_limit=seconds)
+    label = planned.label or "--plan auto"
+    variant = dataclasses.replace(
         variant,
-        scenario=sc,
-        overrides=(*variant.overrides, "--plan auto"),
+        scenario=planned.scenario,
+        overrides=(*variant.overrides, label),
         name=f"{variant.name or 'base'}, optimised plan ({seconds:g} s)",
     )
-    return planned, {"plan": plan.to_dict(), "early_start": False, "freeze": 0.0}
+    return variant, task_options(planned.options) or {}
