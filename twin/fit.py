@@ -10,7 +10,13 @@ as a variant file that patches exactly the fitted values, with a comment per val
 ``write_report`` (``twin.fit_report``) an offline HTML report with QQ plots.
 
 Nothing is fitted from fewer than ``min_n`` uncensored observations: the scenario's value is
-kept and the result says so, with n.
+kept and the result says so, with n. Two options narrow what is written (the fit is still made
+and reported): ``only`` names groups of quantities (``GROUPS``: steps, setups, cleaning,
+failures, maintenance, qc, orders), and ``keep_consistent`` keeps the scenario's value where
+the log does not contradict it: a likelihood-ratio test of the scenario's own distribution
+against the fitted one (``2 (log L_fit - log L_scenario)`` against chi-squared with the fitted
+family's number of parameters, at ``alpha``), so a handful of observations that happen to
+average 10% off do not replace a value the plant was designed with.
 """
 
 from __future__ import annotations
@@ -42,12 +48,25 @@ __all__ = [
     "write_variant",
     "write_report",
     "parse_until",
+    "consistent_with_base",
+    "base_theta",
     "CRITERIA",
+    "GROUPS",
     "ScenarioError",
 ]
 
 CRITERIA = ("aic", "bic")
 MAX_BOOTSTRAP = 100_000
+GROUPS: dict[str, tuple[str, ...]] = {
+    "steps": ("step",),
+    "setups": ("setup",),
+    "cleaning": ("cleaning",),
+    "failures": ("mtbf", "mttr"),
+    "maintenance": ("maintenance",),
+    "qc": ("qc",),
+    "orders": ("interarrival", "quantity", "due_after"),
+}
+"""The groups ``only`` (``twin fit --only``) chooses among, and the quantity kinds in each."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,6 +185,19 @@ def _options(
     return tuple(f for f in fams if f != "empirical"), "empirical" in fams
 
 
+def _kinds(only: Sequence[str] | None) -> frozenset[str] | None:
+    """The quantity kinds the groups in ``only`` name (None: all)."""
+    if only is None:
+        return None
+    bad = [g for g in only if g not in GROUPS]
+    if bad or not only:
+        raise FitError(
+            f"--only: bad value {(bad[0] if bad else ''.join(only))!r}: expected one or more of "
+            f"{', '.join(GROUPS)}, separated by commas"
+        )
+    return frozenset(k for g in only for k in GROUPS[g])
+
+
 def _scenario(scenario: Scenario | str | Path) -> tuple[Scenario, dict[str, Any], str | None]:
     if isinstance(scenario, Scenario):
         return scenario, scenario.to_dict(), None
@@ -185,6 +217,8 @@ def fit_log(
     *,
     criterion: str = "aic",
     min_n: int = 5,
+    only: Sequence[str] | None = None,
+    keep_consistent: bool = False,
     seed: int = 0,
     source: str = "LOG",
     progress: Callable[[int, int, str], None] | None = None,
@@ -197,10 +231,12 @@ def fit_log(
     where the chosen family is rejected at ``alpha``); ``bootstrap`` is the number of
     parametric bootstrap replicates (0: no intervals, no GOF); ``seed`` makes them repeatable;
     ``source`` names the log in messages; ``progress(done, total, path)`` is called after each
-    quantity.
+    quantity. ``only`` (groups of ``GROUPS``) and ``keep_consistent`` (a likelihood-ratio test
+    at ``alpha`` against the scenario's value) narrow what is written; see the module docstring.
     Raises :class:`FitError` (bad options, a log that does not match the scenario) and
     :class:`~twin.scenario.ScenarioError` (a bad scenario file)."""
     fams, empirical = _options(families, alpha, bootstrap, criterion, min_n)
+    kinds = _kinds(only)
     sc, base_data, base_path = _scenario(scenario)
     until_h = parse_until(until, sc)
     obs, window = observations(sc, table, until_h, source)
@@ -229,9 +265,16 @@ def fit_log(
                 empirical=empirical,
             )
         written = None
+        why: str | None = None
         if fit.status == "fitted" and o.patchable and fit.family is not None:
             written = _spec(fit.family, fit.params, fit.theta)
-        out.append(_quantity(o, fit, written, alpha))
+            if kinds is not None and o.kind not in kinds:
+                why = f"not asked for (--only {','.join(only or ())})"
+            elif keep_consistent:
+                why = consistent_with_base(o.sample, o.base, fit.family, fit.theta, alpha)
+            if why is not None:
+                written = None
+        out.append(_quantity(o, fit, written, alpha, why))
         if progress is not None:
             progress(done, len(obs), out[-1].path)
     return FitResult(
@@ -268,10 +311,10 @@ def _spec(family: str, params: Mapping[str, Any], theta: tuple[float, ...]) -> A
     return get_family(family).spec(theta)
 
 
-def _quantity(o: Observed, fit, written: Any, alpha: float) -> QuantityFit:
+def _quantity(o: Observed, fit, written: Any, alpha: float, why: str | None) -> QuantityFit:
     s = o.sample
     base = None if o.base is None else o.base.model_dump(mode="json", by_alias=True)  # type: ignore[attr-defined]
-    notes = list(o.notes) + list(fit.notes)
+    notes = ([why] if why else []) + list(o.notes) + list(fit.notes)
     if fit.status == "fitted" and not o.patchable:
         written = None
     if fit.status == "fitted" and fit.gof is not None and fit.gof.p_value < alpha:
@@ -302,4 +345,60 @@ def _quantity(o: Observed, fit, written: Any, alpha: float) -> QuantityFit:
         tuple(notes),
         s,
         fit.theta,
+    )
+
+
+# --------------------------------------------------------------------------- keep_consistent
+def base_theta(base: Any) -> tuple[str, tuple[float, ...]] | None:
+    """The scenario's distribution as a family of ``twin.fit_dist`` and its parameters, or None
+    where it is not one of them (fixed, empirical, a normal truncated elsewhere than at 0)."""
+    data = base.model_dump(mode="json", by_alias=True) if hasattr(base, "model_dump") else base
+    if not isinstance(data, Mapping):
+        return None
+    d = data.get("dist")
+    try:
+        if d == "exponential":
+            return d, (float(data["mean"]),)
+        if d == "lognormal":
+            m, sd = float(data["mean"]), float(data["sd"])
+            s2 = math.log1p((sd / m) ** 2)
+            return d, (math.log(m) - s2 / 2, math.sqrt(s2))
+        if d == "normal" and not data.get("low") and data.get("high") is None:
+            return d, (float(data["mean"]), float(data["sd"]))
+        if d == "triangular":
+            return d, (float(data["low"]), float(data["mode"]), float(data["high"]))
+        if d == "uniform":
+            return d, (float(data["low"]), float(data["high"]))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
+def consistent_with_base(
+    sample: Sample, base: Any, fitted: str, theta: tuple[float, ...], alpha: float
+) -> str | None:
+    """Why the scenario's value stays (a sentence), or None if the log contradicts it.
+
+    The likelihood-ratio statistic ``2 (log L_fit - log L_scenario)`` is compared with the
+    chi-squared distribution with as many degrees of freedom as the fitted family has
+    parameters: exact asymptotically when the scenario's family is the fitted one (nested, the
+    scenario's value a point of it), an approximation otherwise. A scenario distribution the
+    data cannot have come from (an observation beyond a triangular's ``high``) has log L = -inf
+    and is always replaced; one that cannot be scored (fixed, empirical) is replaced too."""
+    from scipy import stats
+
+    bt = base_theta(base)
+    if bt is None or fitted not in FAMILIES:
+        return None
+    ll_base = get_family(bt[0]).loglik(bt[1], sample)
+    ll_fit = get_family(fitted).loglik(theta, sample)
+    if not (math.isfinite(ll_base) and math.isfinite(ll_fit)):
+        return None
+    lr = max(0.0, 2.0 * (ll_fit - ll_base))
+    p = float(stats.chi2.sf(lr, get_family(fitted).k))
+    if p < alpha:
+        return None
+    return (
+        f"kept the scenario's value: the log does not contradict it (likelihood ratio "
+        f"{lr:.2f}, p={p:.2g} >= alpha={alpha:g}, n={sample.n_exact})"
     )

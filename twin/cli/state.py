@@ -395,6 +395,16 @@ def fit(
     bootstrap: Annotated[
         int, typer.Option(help="Parametric bootstrap replicates (intervals, goodness of fit).")
     ] = 199,
+    only: Annotated[
+        str | None,
+        typer.Option(help="Write only these groups: steps, setups, cleaning, failures, "
+                     "maintenance, qc, orders (comma-separated; all are still fitted)."),
+    ] = None,
+    keep_consistent: Annotated[
+        bool,
+        typer.Option("--keep-consistent", help="Keep the scenario's value where the log does "
+                     "not contradict it (likelihood-ratio test at 5%)."),
+    ] = False,
     seed: Seed = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace files twin did not write.")]
     = False,
@@ -411,12 +421,14 @@ def fit(
     check_output_file("--out", out_file, force, _is_fitted_variant, "a fitted variant")
     if report is not None:
         check_output_file("--report", report, force, _is_fit_report, "a fit report")
+    groups = None if only is None else [g.strip() for g in only.split(",") if g.strip()]
     sc = load(scenario)
     table, shift = _read(log, sc)
     cut = None if until is None else parse_instant("--until", until, sc.start)
     res = _with_steps(
         lambda cb: fit_log(scenario, table, until=cut, bootstrap=bootstrap, criterion=criterion,
-                           seed=seed, source=str(log), progress=cb),
+                           only=groups, keep_consistent=keep_consistent, seed=seed,
+                           source=str(log), progress=cb),
         quiet=as_json,
     )  # fmt: skip
     write_variant(res, out_file)
