@@ -228,8 +228,10 @@ def _plan_for(
     plan: Any, scenario: Any, source: str, seed: int, time_limit: float, solver: str
 ) -> tuple[Any, Any, str]:
     """(the scenario to run, the plan, its origin) for ``plan``: None, "auto" (plan with the
-    APS first, as ``twin run --plan auto``), a plan file, or a ``Plan``."""
-    from optimizer.plan_commands import plan_scenario, scenario_for_horizon
+    APS first, as ``twin run --plan auto``), a plan file, or a ``Plan``. Not
+    ``prepare_plan_run`` itself: fleet sizing plans with its own solver and time limit (beyond
+    the ten minutes a run's re-planning may take) and needs no re-planning options."""
+    from optimizer.plan_commands import plan_scenario, scenario_for_horizon, scenario_for_plan
     from twin.plan import Plan, load_plan, validate_plan
 
     if plan is None:
@@ -243,11 +245,11 @@ def _plan_for(
     if not isinstance(plan, Plan):
         source = str(plan)
         plan = load_plan(plan)
-    horizon, plan_seed = plan.meta.get("horizon_hours"), plan.meta.get("seed", seed)
-    if horizon is not None or scenario.order_generator is not None:
-        scenario = scenario_for_horizon(
-            scenario, horizon or scenario.simulation.horizon, int(plan_seed)
-        )
+    plan_seed = plan.meta.get("seed")
+    # the orders the plan was made for, as twin run --plan wires them (prepare_plan_run)
+    scenario = scenario_for_plan(
+        scenario, plan.meta.get("horizon_hours"), seed if plan_seed is None else int(plan_seed)
+    )
     validate_plan(plan, scenario, source)
     return scenario, plan, source
 
