@@ -41,7 +41,7 @@ DEFAULT_PORT = 8050
 DEFAULT_THREADS = 8
 _PAGES = Path(__file__).resolve().parent / "pages"
 _NAV = (("Runs", "/"), ("Playback", "/playback"), ("Compare", "/compare"), ("What-if", "/what-if"),
-        ("Live", "/live"))  # fmt: skip
+        ("Live", "/live"), ("Forecast", "/forecast"))  # fmt: skip
 
 
 class ServeError(ValueError):

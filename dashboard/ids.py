@@ -91,3 +91,10 @@ LIVE_FORECAST = "live-forecast"
 LIVE_RATE = "live-rate"
 LIVE_DIVERGENCES = "live-divergences"
 LIVE_MESSAGE = "live-message"
+
+# forecast page
+FC_PICK = "fc-pick"
+FC_HEAD = "fc-head"
+FC_ORDERS = "fc-orders"
+FC_KPIS = "fc-kpis"
+FC_MESSAGE = "fc-message"

@@ -17,6 +17,8 @@ from twin.scenario import Scenario
 __all__ = [
     "plant_figure",
     "forecast_figure",
+    "prediction_bars",
+    "risk_colour",
     "rate_figure",
     "divergence_rows",
     "headline",
@@ -165,15 +167,40 @@ def _risk(p: float | None) -> str:
     return "risk" if p < AT_RISK else "watch" if p < WATCH else "ok"
 
 
+def risk_colour(p: float | None) -> str:
+    """The colour of an on-time probability: red below 80%, amber below 95%, grey unknown."""
+    return _RISK_COLOURS[_risk(p)]
+
+
 def forecast_figure(status: Mapping[str, Any], top: int = 12) -> dict[str, Any]:
     """The latest forecast's orders most at risk: per order a bar from its p10 to its p90
     completion, a dot at the median, a tick at the due date; coloured by on-time probability
     (red below 80%, amber below 95%)."""
     fc = status.get("forecast") or {}
-    start = _start(status)
-    orders = list(fc.get("orders") or [])[:top]
-    orders.reverse()  # most at risk on top
     end = (fc.get("at_h") or 0) + (fc.get("horizon_h") or 0)
+    made = _when(_start(status), fc.get("at_h"))
+    title = (
+        f"Forecast from {made} ({fc.get('replications')} runs, {(fc.get('horizon_h') or 0) / 24:g}"
+        " d): orders most at risk<br><sup>bar p10-p90 completion, dot median, tick due; "
+        "(on-time probability)</sup>"
+        if fc
+        else "Forecast: none yet (the twin forecasts every --forecast-every of plant time)"
+    )
+    return prediction_bars(list(fc.get("orders") or [])[:top], _start(status), end, title)
+
+
+def prediction_bars(
+    orders: list[Mapping[str, Any]],
+    start: dt.datetime,
+    end: float,
+    title: str,
+    uirevision: str = "forecast",
+) -> dict[str, Any]:
+    """Prediction bars of orders given most at risk first (drawn on top): ``order``,
+    ``p_on_time``, ``p10_h``, ``p50_h``, ``p90_h``, ``due_h`` in hours from ``start``; a
+    percentile past the horizon (None) is drawn at its end ``end``."""
+    orders = list(orders)
+    orders.reverse()  # most at risk on top
     labels, bars, bases, colours, mids, dues, texts = [], [], [], [], [], [], []
     for o in orders:
         p = o.get("p_on_time")
@@ -190,14 +217,6 @@ def forecast_figure(status: Mapping[str, Any], top: int = 12) -> dict[str, Any]:
             f"{o['order']}: on time {chance}, due {_when(start, o.get('due_h'))}, "
             f"p50 {_when(start, o.get('p50_h')) or 'after the horizon'}"
         )
-    made = _when(start, fc.get("at_h"))
-    title = (
-        f"Forecast from {made} ({fc.get('replications')} runs, {(fc.get('horizon_h') or 0) / 24:g}"
-        " d): orders most at risk<br><sup>bar p10-p90 completion, dot median, tick due; "
-        "(on-time probability)</sup>"
-        if fc
-        else "Forecast: none yet (the twin forecasts every --forecast-every of plant time)"
-    )
     data = [
         {"type": "bar", "orientation": "h", "y": labels, "x": bars, "base": bases,
          "marker": {"color": colours, "opacity": 0.55}, "hovertext": texts,
@@ -218,7 +237,7 @@ def forecast_figure(status: Mapping[str, Any], top: int = 12) -> dict[str, Any]:
             "xaxis": {"type": "date", "title": {"text": "completion (plant time)"}},
             "yaxis": {"automargin": True},
             "barmode": "overlay",
-            "uirevision": "forecast",
+            "uirevision": uirevision,
         },
     }
 
