@@ -63,6 +63,7 @@ def simulate(
     freeze: float = 0.0,
     early_start: bool = False,
     state: PlantState | None = None,
+    process_plan: dict[str, Any] | None = None,
 ) -> Run:
     """Run one replication. The same scenario, seed and replication give the identical log.
 
@@ -71,8 +72,12 @@ def simulate(
     and every ``replan_every`` hours, keeping operations within ``freeze`` hours in place.
     With ``state`` (a ``twin.state.PlantState``) the run starts from that plant at that
     instant instead of an empty plant at 0 (a warm start; KPIs cover the time from there).
+    A scenario with a ``process`` section is a process plant (``twin.process``); it follows
+    ``process_plan`` (an STN plan as data, ``twin plan`` on it) when given.
     """
     t0 = time.perf_counter()
+    if scenario.process is not None:
+        return _simulate_process(scenario, seed, replication, process_plan, progress, t0)
     replanner = None
     if plan is not None or planner is not None:
         if planner is not None and plan is None:
@@ -104,6 +109,23 @@ def simulate(
         wall,
         meta={"events": len(plant.log), "wall_seconds": wall},
     )
+
+
+def _simulate_process(
+    scenario: Scenario,
+    seed: int,
+    replication: int,
+    plan: dict[str, Any] | None,
+    progress: Callable[[float], None] | None,
+    t0: float,
+) -> Run:
+    from twin.process import simulate_process
+
+    pr = simulate_process(scenario, seed, replication, plan=plan, progress=progress)
+    kpis = {"scenario": scenario.name, "seed": seed, "replication": replication, **pr.kpis}
+    wall = time.perf_counter() - t0
+    meta = {"events": pr.n_events, "wall_seconds": wall}
+    return Run(scenario, seed, replication, pr.events, kpis, wall, meta=meta)
 
 
 RUN_FILES = ("events.parquet", "kpis.json", "meta.json", "scenario.yaml")

@@ -266,6 +266,13 @@ def check_process(sc: Scenario, source: str) -> None:
             if mat not in p.materials:
                 fail(f"{base}.inputs.{mat}", mat, f"a material; {one_of(p.materials)}")
             used.add(mat)
+        if not t.inputs:
+            fail(
+                f"{base}.inputs",
+                {},
+                "at least one input (mass comes from somewhere: a raw material with initial "
+                "stock or receipts)",
+            )
         if t.inputs:
             total = sum(t.inputs.values())
             if abs(total - 1.0) > FRACTION_TOLERANCE:
