@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DATA, SCENARIOS
-from twin.cli.render import pm
+from twin.cli.tables import pm
 
 MM1 = str(DATA / "mm1.yaml")
 TINY = str(SCENARIOS / "tiny.yaml")

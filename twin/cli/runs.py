@@ -54,7 +54,8 @@ def runs_show(
     as_json: AsJson = False,
 ) -> None:
     """A run's metadata and KPI means with 95% CIs over its replications."""
-    from twin.cli.render import show_intervals, show_pairs
+    from twin.cli.render import show_intervals
+    from twin.cli.tables import show_pairs
     from twin.experiment import flatten_kpis, select_kpis, summarize
     from twin.store import Store
 
@@ -111,7 +112,8 @@ def runs_compare(
 ) -> None:
     """Differences second − first per KPI: paired by replication when both runs share the seed
     (common random numbers), otherwise as independent samples (Welch)."""
-    from twin.cli.render import show_intervals, show_pairs
+    from twin.cli.render import show_intervals
+    from twin.cli.tables import show_pairs
     from twin.experiment import differences, select_kpis, summarize
     from twin.store import Store
 
