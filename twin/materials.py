@@ -24,6 +24,12 @@ Material balance, per material, at any time (what the conservation tests check):
 
 Intermediates are never stored: a step ``produces`` them into its batch and a later step of the
 same batch ``consumes`` them.
+
+Why one module of ~670 lines: it is one SimPy component, :class:`Inventory`, whose supply side
+(deliveries, quarantine, expiry, reorders) and demand side (waits, requests, FEFO picks,
+shipments, backorders) share the stock, the warehouse positions and the queues of waiting
+requests; each change of stock serves the waiters at once. Split, each half would reach into
+the other's state.
 """
 
 from __future__ import annotations

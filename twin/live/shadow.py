@@ -19,6 +19,10 @@ Besides that, now and then:
 
 A restart with the same session resumes from its last saved state: events it had applied are
 dropped as duplicates, and what came after its last save is asked for again.
+
+Why one module of ~620 lines: it is one class, the twin's loop, and every concern it drives
+lives in its own module already (payloads, ordering, divergence, sessions, look-ahead); what
+remains here is their sequencing and the status they add up to.
 """
 
 from __future__ import annotations
