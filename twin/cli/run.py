@@ -46,6 +46,11 @@ MAX_REPLAN_TIME_LIMIT_S = 600.0  # mirrors optimizer.plan_commands (not imported
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
     """Check a scenario file and say what it describes (exit 0) or what is wrong (exit 2)."""
     sc = load(scenario)
+    if sc.process is not None:
+        from twin.cli.process import validate_line
+
+        out.print(validate_line(sc, scenario), highlight=False)
+        return
     n_units = len(sc.unit_names())
     gen = " + order generator" if sc.order_generator else ""
     out.print(
@@ -170,20 +175,27 @@ def run(
     overrides = _overrides(sets, dispatch, transport_dispatch)
 
     variant = resolve(scenario, variants, overrides)
-    start_state = _start_state(from_state, variant.scenario)
-    cuts = _snapshot_times(snapshot_at, variant.scenario, start_state)
-    planned = _plan_run(
-        variant.scenario,
-        seed,
-        plan_file,
-        events,
-        every,
-        freeze_h,
-        replan_time_limit,
-        early_start,
-        quiet=as_json,
-        state=start_state,
-    )
+    if variant.scenario.process is not None:  # a process plant (twin.cli.process)
+        from twin.cli.process import process_plan_run
+
+        replanning = bool(events or every is not None or early_start)
+        planned = process_plan_run(variant.scenario, plan_file, replanning, from_state, snapshot_at)
+        start_state, cuts = None, []
+    else:
+        start_state = _start_state(from_state, variant.scenario)
+        cuts = _snapshot_times(snapshot_at, variant.scenario, start_state)
+        planned = _plan_run(
+            variant.scenario,
+            seed,
+            plan_file,
+            events,
+            every,
+            freeze_h,
+            replan_time_limit,
+            early_start,
+            quiet=as_json,
+            state=start_state,
+        )
     if planned is not None and planned.scenario is not variant.scenario:
         import dataclasses
 
@@ -351,6 +363,10 @@ def _run_once(
 
     if selected is not None:
         show_selected(result.kpis, selected)
+    elif result.kpis.get("kind") == "process":
+        from twin.cli.process import show_process_kpis
+
+        show_process_kpis(result.kpis)
     else:
         show_kpis(result.kpis)
     saved = [str(p) for p in (out_dir,) if p] + ([f"{store.root} as {run_id}"] if run_id else [])
