@@ -1,4 +1,6 @@
-"""Pure functions from run data to plotly figures (tested without a browser).
+"""Pure functions from run data to plotly figures (tested without a browser): the playback
+page's plant, Gantt, curves and KPI cards (the Compare page's figures are in
+``dashboard.compare_figures``).
 
 The playback figures are built once per page and then updated in place in the browser: the
 browser computes what changes when the cursor moves from the timeline (``dashboard.timeline``,
@@ -15,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from dashboard.plant_layout import SPREAD_PX, metres_per_px, place_labels, spread
 from dashboard.playback_data import Playback
@@ -35,8 +35,6 @@ __all__ = [
     "series_figure",
     "cursor_date",
     "kpi_cards",
-    "distribution_figure",
-    "utilisation_figure",
     "product_colours",
     "GRAPH_CONFIG",
     "PRODUCT_PALETTE",
@@ -75,7 +73,7 @@ AGV_COLOURS = {
     "charging": "#d62728",
     "repositioning": "#9467bd",
 }
-_PALETTE = (
+PALETTE = (
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
     "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac",
 )  # fmt: skip
@@ -116,7 +114,8 @@ def kpi_unit(name: str) -> str:
     return ""
 
 
-def _title(text: str, size: int = 14) -> dict[str, Any]:
+def heading(text: str, size: int = 14) -> dict[str, Any]:
+    """A figure's title, left-aligned at ``size`` points (the layout's ``title``)."""
     return {"text": text, "x": 0.01, "xanchor": "left", "font": {"size": size}}
 
 
@@ -202,7 +201,7 @@ def plant_figure(pb: Playback, t: float) -> dict[str, Any]:
             "color": "#9aa3ad", "automargin": False, "constrain": "domain"}  # fmt: skip
     layout = {
         "template": "plotly_white",
-        "title": _title("Plant floor: units by state, AGVs by task, batches (black); metres"),
+        "title": heading("Plant floor: units by state, AGVs by task, batches (black); metres"),
         # fixed margins and ranges, no plotly legend: the browser's drawing layer
         # (assets/playback.js) maps metres to pixels from these alone
         "margin": PLANT_MARGIN,
@@ -345,7 +344,7 @@ def gantt_figure(
     layout = {
         "barmode": "overlay",
         "template": "plotly_white",
-        "title": _title(title or "Gantt: units over time (drag to zoom; double-click to reset)"),
+        "title": heading(title or "Gantt: units over time (drag to zoom; double-click to reset)"),
         "bargap": 0.25,
         "margin": {"l": 12 + 7 * max((len(u) for u in pb.units), default=4), "r": 10, "t": 34,
                    "b": 84},
@@ -439,14 +438,14 @@ def series_figure(pb: Playback, t: float | None = None) -> dict[str, Any]:
                 "y": y.tolist(),
                 "mode": "lines",
                 "name": name,
-                "line": {"color": _PALETTE[(i + 1) % len(_PALETTE)]},
+                "line": {"color": PALETTE[(i + 1) % len(PALETTE)]},
                 "xaxis": "x",
                 "yaxis": "y2",
             }
         )
     layout: dict[str, Any] = {
         "template": "plotly_white",
-        "title": _title("Work in progress and warehouse stock over the run"),
+        "title": heading("Work in progress and warehouse stock over the run"),
         "margin": {"l": 60, "r": 10, "t": 34, "b": 60},
         "height": 380 if two else 280,
         "shapes": [_cursor_shape(pb, t if t is not None else pb.t0, t is not None)],
@@ -498,107 +497,3 @@ def kpi_cards(pb: Playback, t: float) -> list[tuple[str, str]]:
         ("orders complete", str(pb.count_until("order_complete", t))),
         ("throughput (batches / week)", f"{released / elapsed * 168:.1f}" if elapsed > 0 else "-"),
     ]
-
-
-# --------------------------------------------------------------------------- compare
-def distribution_figure(
-    flat: Mapping[str, Sequence[Mapping[str, float]]],
-    names: Sequence[str],
-    labels: Mapping[str, str],
-) -> go.Figure:
-    """Box plots with every replication shown: one panel per KPI (titled with its unit), one
-    box per run (named by its label)."""
-    names = list(names)[:9] or ["otif_pct"]
-    cols = min(3, len(names))
-    rows = (len(names) + cols - 1) // cols
-    titles = [f"{n} ({kpi_unit(n)})" if kpi_unit(n) else n for n in names]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles)
-    for j, rid in enumerate(flat):
-        colour = _PALETTE[j % len(_PALETTE)]
-        for i, name in enumerate(names):
-            vals = [f.get(name) for f in flat[rid]]
-            fig.add_trace(
-                go.Box(
-                    y=[v for v in vals if v is not None],
-                    name=labels.get(rid, rid),
-                    boxpoints="all",
-                    jitter=0.4,
-                    marker={"color": colour},
-                    showlegend=i == 0,
-                    legendgroup=rid,
-                ),
-                row=i // cols + 1,
-                col=i % cols + 1,
-            )
-    fig.update_layout(
-        template="plotly_white",
-        title=_title("KPIs of every replication compared (one box per run)"),
-        height=260 * rows + 80,
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        legend={"orientation": "h", "y": -0.05},
-    )
-    fig.update_xaxes(showticklabels=False)
-    return fig
-
-
-def utilisation_figure(
-    flat: Mapping[str, Sequence[Mapping[str, float]]], labels: Mapping[str, str]
-) -> go.Figure:
-    """Mean time share per state per unit (``state_share.<unit>.<state>``), a panel per run."""
-    ids = list(flat)
-    fig = make_subplots(
-        rows=1,
-        cols=max(1, len(ids)),
-        shared_yaxes=True,
-        subplot_titles=[labels.get(r, r) for r in ids],
-    )
-    shown: set[str] = set()
-    for j, rid in enumerate(ids):
-        acc: dict[tuple[str, str], list[float]] = {}
-        for f in flat[rid]:
-            for k, v in f.items():
-                if k.startswith("state_share."):
-                    unit, _, state = k[len("state_share.") :].rpartition(".")
-                    acc.setdefault((unit, state), []).append(v)
-        units = sorted({u for u, _ in acc})
-        for state, colour in STATE_COLOURS.items():
-            xs = [
-                float(np.mean(acc[(u, state)])) * 100 if (u, state) in acc else 0.0 for u in units
-            ]
-            if not any(xs):
-                continue
-            fig.add_trace(
-                go.Bar(
-                    x=xs,
-                    y=units,
-                    orientation="h",
-                    name=state,
-                    marker={"color": colour},
-                    legendgroup=state,
-                    showlegend=state not in shown,
-                    hovertemplate="%{y}: %{x:.1f}% " + state + "<extra></extra>",
-                ),
-                row=1,
-                col=j + 1,
-            )
-            shown.add(state)
-    fig.update_layout(
-        barmode="stack",
-        template="plotly_white",
-        title=_title("Utilisation: mean share of time per state and unit"),
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        height=max(320, 20 * _n_units(flat) + 130),
-    )
-    fig.update_xaxes(title_text="% of time", range=[0, 100])
-    return fig
-
-
-def _n_units(flat: Mapping[str, Sequence[Mapping[str, float]]]) -> int:
-    units = {
-        k.split(".")[1]
-        for fs in flat.values()
-        for f in fs[:1]
-        for k in f
-        if k.startswith("state_share.")
-    }
-    return len(units)

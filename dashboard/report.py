@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from dashboard import comparison, figures
+from dashboard import compare_figures, comparison, figures
 from dashboard.listing import labels_of, run_label
 from dashboard.playback_data import Playback
 from twin.experiment import DEFAULT_KPIS, mean_ci
@@ -127,7 +127,9 @@ def run_report(root: str, run_id: str, pb: Playback) -> str:
         f"{pb.to_date(lo):%Y-%m-%d %H:%M}</h2>",
         _figure(figures.gantt_figure(pb, lo, lo + 24 * GANTT_DAYS)),
         _figure(figures.series_figure(pb)),
-        _figure(figures.utilisation_figure({info.id: list(samples.values())}, {info.id: label})),
+        _figure(
+            compare_figures.utilisation_figure({info.id: list(samples.values())}, {info.id: label})
+        ),
         _scenario_yaml(info),
     ]
     return _page(f"PharmaTwin: {label}", body)
@@ -153,8 +155,8 @@ def compare_report(
         "<h1>PharmaTwin comparison</h1>",
         f"<p class='note'>{html.escape(comparison.basis_note(basis, labels))}</p>",
         _table(head, [[r.get(k, "") for k in keys] for r in rows]),
-        _figure(figures.distribution_figure(flat, names, labels)),
-        _figure(figures.utilisation_figure(flat, labels)),
+        _figure(compare_figures.distribution_figure(flat, names, labels)),
+        _figure(compare_figures.utilisation_figure(flat, labels)),
     ]
     for rid in ids:
         pb = playbacks.get(rid)

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, callback, clientside_callback, dash_table, dcc, html
 
-from dashboard import comparison, data, figures, ids
+from dashboard import compare_figures, comparison, data, figures, ids
 from dashboard.context import public, store_root
 from dashboard.listing import labels_of
 from twin.experiment import DEFAULT_KPIS
@@ -193,8 +193,8 @@ def compare(run_ids, kpis):
         [{"label": n, "value": n} for n in names_all],
         columns,
         comparison.display_rows(cells, ids_),
-        figures.distribution_figure(flat, names, labels),
-        figures.utilisation_figure(flat, labels),
+        compare_figures.distribution_figure(flat, names, labels),
+        compare_figures.utilisation_figure(flat, labels),
         gantts,
         note,
         _downloads(ids_, names),

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from dashboard import data, figures, timeline, whatif
+from dashboard import compare_figures, data, figures, timeline, whatif
 from dashboard.plant_layout import spread
 from dashboard.playback_data import parse_when
 from tests.dashboard.conftest import REPO, TINY
@@ -216,10 +216,10 @@ def test_compare_figures_have_titles_and_units(tiny_store):
     root, runs = tiny_store
     samples = comparison.kpi_samples(root, [runs["base"], runs["presses"]])
     flat = {rid: list(s.values()) for rid, s in samples.items()}
-    dist = figures.distribution_figure(flat, ["otif_pct", "lead_time_h.mean"], {})
+    dist = compare_figures.distribution_figure(flat, ["otif_pct", "lead_time_h.mean"], {})
     assert len(dist.data) == 4 and dist.layout.title.text
     assert [a.text for a in dist.layout.annotations] == ["otif_pct (%)", "lead_time_h.mean (h)"]
-    util = figures.utilisation_figure(flat, {})
+    util = compare_figures.utilisation_figure(flat, {})
     assert {tr.name for tr in util.data} >= {"processing", "idle"} and util.layout.title.text
 
 
