@@ -76,12 +76,6 @@ DEFAULT_KPIS = (
     "energy_kwh.per_batch",
     "cleaning_share",
     "deviations.total",
-    # process plants (twin.process.kpi)
-    "demand_fill_pct",
-    "batches.total",
-    "discarded.total",
-    "plan.on_time_pct",
-    "plan.delay_mean_h",
 )
 _NOT_KPIS = {"scenario", "seed", "replication"}
 
