@@ -76,7 +76,7 @@ from optimizer.aps_data import (
     planning_duration,
 )
 from optimizer.aps_schedule import Schedule, Segment, decode, segments_of
-from optimizer.aps_search import RULES, anneal, best_rule
+from optimizer.aps_search import RULES, anneal, best_rule, list_from_sequence
 from optimizer.solvers import (
     DEFAULT_SOLVER,
     SolverOptions,
@@ -444,12 +444,18 @@ def solve(
     use_milp: bool = True,
     max_iter: int | None = None,
     progress: ProgressHook | None = None,
+    initial: dict[str, list[tuple[str, int]]] | None = None,
 ) -> ApsResult:
     """Schedule ``data`` within ``time_limit`` seconds; see the module docstring.
 
     ``progress`` (optional) is called as ``progress(stage, incumbent, bound, elapsed)`` when a
     stage ends and when the large-neighbourhood search improves the incumbent (``stage`` one
     of "rules", "anneal", "milp", "lns", "done"; objective values; seconds since the call).
+
+    ``initial`` names sequences of (batch key, step) to start from besides the
+    built-in rule lists: the twin's own dispatch rules run ahead
+    (``twin.evaluate.rule_sequences``), the plan being replaced. The best of all is the warm
+    start, so the result is never worse (in the decoder) than any of them.
 
     Raises ``SolverUnavailableError`` for an unknown or missing solver (before any work) and
     ``PlanInfeasibleError`` when ``hard_due`` is set and some order cannot be on time even if
@@ -470,7 +476,8 @@ def solve(
         return _result(data, Schedule((), (), (), (), (), 0.0, 0.0, 0.0, 0.0,
                                       tuple(0.0 for _ in data.orders)),
                        obj, "optimal", 0.0, t_start, stages)
-    rule, order, sched, costs = best_rule(data, segments, obj)
+    extra = {name: list_from_sequence(data, segments, seq) for name, seq in (initial or {}).items()}
+    rule, order, sched, costs = best_rule(data, segments, obj, extra)
     stages["rules"] = {"best": rule, "costs": costs}
     best_c = sched.cost(obj)
     report("rules", best_c, None)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from optimizer.aps_data import ApsData, Objective
 from optimizer.aps_schedule import Evaluator, Schedule, Segment, decode
 
-__all__ = ["RULES", "dispatch_lists", "best_rule", "anneal"]
+__all__ = ["RULES", "dispatch_lists", "list_from_sequence", "best_rule", "anneal"]
 
 RULES = ("fifo", "edd", "spt", "priority", "min_changeover", "slack", "campaign")
 
@@ -75,12 +75,44 @@ def dispatch_lists(data: ApsData, segments: list[Segment]) -> dict[str, list[int
     return {r: [s.index for s in sorted(segments, key=first_held(r))] for r in RULES}
 
 
-def best_rule(data: ApsData, segments: list[Segment],
-              objective: Objective) -> tuple[str, list[int], Schedule, dict[str, float]]:
-    """Decode every rule's list; return the best (rule, list, schedule) and all costs."""
+def list_from_sequence(data: ApsData, segments: list[Segment],
+                       sequence: list[tuple[str, int]]) -> list[int]:
+    """A segment list that places segments in the order their first steps appear in
+    ``sequence`` ((batch key, step) pairs: a run of the twin by claim, a plan's operations);
+    segments it does not name follow in fifo order. (Placing the twin's unit choices too
+    decodes worse: a segment's later steps would claim their units ahead of their turn.)"""
+    seg_of: dict[tuple[str, int], int] = {}
+    for seg in segments:
+        key = data.batches[seg.batch].key
+        for oi in seg.ops:
+            seg_of[(key, data.ops[oi].step)] = seg.index
+    out: list[int] = []
+    seen: set[int] = set()
+    for item in sequence:
+        si = seg_of.get(item)
+        if si is not None and si not in seen:
+            seen.add(si)
+            out.append(si)
+    merged = out + [i for i in dispatch_lists(data, segments)["fifo"] if i not in seen]
+    # a batch's segments keep their own order whatever the sequence said
+    pos = {si: k for k, si in enumerate(merged)}
+    by_batch: dict[int, list[int]] = {}
+    for seg in segments:
+        by_batch.setdefault(seg.batch, []).append(seg.index)
+    for segs in by_batch.values():
+        for slot, si in zip(sorted(pos[si] for si in segs), segs, strict=True):
+            merged[slot] = si
+    return merged
+
+
+def best_rule(data: ApsData, segments: list[Segment], objective: Objective,
+              extra: dict[str, list[int]] | None = None,
+              ) -> tuple[str, list[int], Schedule, dict[str, float]]:
+    """Decode every rule's list (and the ``extra`` named lists); return the best (name, list,
+    schedule) and all costs."""
     best = None
     costs: dict[str, float] = {}
-    for rule, order in dispatch_lists(data, segments).items():
+    for rule, order in {**dispatch_lists(data, segments), **(extra or {})}.items():
         sched = decode(data, segments, order)
         costs[rule] = sched.cost(objective)
         if best is None or costs[rule] < best[2].cost(objective) - 1e-9:

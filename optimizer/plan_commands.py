@@ -208,6 +208,7 @@ def plan_scenario(
         mip_gap=mip_gap,
         hard_due=hard_due,
         progress=progress,
+        initial=_rollouts(scenario_for_plan(sc, horizon_hours, seed)),
     )
     problems = check_plan(data, res.plan, holds=res.status != "infeasible")
     if problems:  # never hand out a plan the independent checker rejects: a bug, say so
@@ -391,6 +392,9 @@ class ApsPlanner:
         self.calls += 1
         if not data.ops:
             return Plan((), created_at=state.time, meta={"planner": "aps"})
+        initial = _rollouts(scenario, state)
+        if current is not None:  # carrying on as planned is one of the candidates
+            initial["current plan"] = _sequence(current)
         res = solve(
             data,
             objective=self.objective,
@@ -400,6 +404,7 @@ class ApsPlanner:
             threads=self.threads,
             use_milp=self.use_milp,
             max_iter=self.max_iter,
+            initial=initial,
         )
         return dataclasses.replace(
             res.plan,
@@ -426,7 +431,7 @@ def plan_from_state(
     if not data.ops:
         return Plan((), created_at=state.time, meta={"planner": "aps", "from_state": state.time})
     res = solve(data, objective=obj, time_limit=time_limit, solver=solver, seed=seed,
-                progress=progress)  # fmt: skip
+                progress=progress, initial=_rollouts(scenario, state))  # fmt: skip
     problems = check_plan(data, res.plan, holds=res.status != "infeasible")
     if problems:
         raise PlanCheckError(
@@ -439,6 +444,22 @@ def plan_from_state(
         meta={"planner": "aps", "from_state": state.time, "status": res.status,
               "objective": res.objective, "seed": seed},
     )  # fmt: skip
+
+
+def _rollouts(scenario: Scenario, state: PlantState | None = None) -> dict[str, list]:
+    """What each of the twin's dispatch rules would do from here (deterministic runs): the
+    search starts from the best of them, so a plan is never worse than the plant without one
+    (when durations are as expected)."""
+    from twin.dispatch import policy_names
+    from twin.evaluate import rule_sequences
+
+    return {f"twin {r}": seq for r, seq in rule_sequences(scenario, policy_names(), state).items()}
+
+
+def _sequence(plan: Plan) -> list[tuple[str, int]]:
+    """A plan's operations as (batch key, step) in the order their units are claimed."""
+    ops = sorted(plan.operations, key=lambda o: (o.start if o.claim is None else o.claim, o.unit))
+    return [(f"{o.order}/{o.batch}", o.step) for o in ops]
 
 
 def _is_table(path: Any) -> bool:

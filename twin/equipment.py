@@ -393,14 +393,17 @@ class Unit:
         repairing = us is not None and us.activity == "repair"
         if pool is not None:  # a technician at work already, or one to wait for
             yield pool.take(1) if repairing else pool.request(1)
+        failures = self.spec.failures
         if repairing:
             done = env.now - us.activity_since
             if us.activity_hours is not None:
                 left = max(0.0, us.activity_hours - done)
-            else:
-                left = self.spec.failures.mttr.remaining(self.rng_repair, done)  # type: ignore[union-attr]
+            elif failures is not None:
+                left = failures.mttr.remaining(self.rng_repair, done)
+            else:  # a model without failures (a deterministic look-ahead): no repair time known
+                left = 0.0
         else:
-            left = self.spec.failures.mttr.sample(self.rng_repair)  # type: ignore[union-attr]
+            left = failures.mttr.sample(self.rng_repair) if failures is not None else 0.0
             self.log.emit(K_REPAIR_START, unit=self.code, value=left)
         yield env.timeout(left)
         if pool is not None:
