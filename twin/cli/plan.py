@@ -143,11 +143,18 @@ def plan(
         raise UserError(f"--mode: only with --format stn (not --format {fmt})")
     if mode is not None and mode not in STN_MODES:
         raise UserError(f"--mode: bad value {mode!r}: expected one of: {', '.join(STN_MODES)}")
+    process = fmt == "scenario" and _is_process(source)  # a process plant: an STN plan
+    if process and mode is not None:
+        raise UserError("--mode: only with --format stn (a process plant is planned in auto)")
     table = out_file is not None and out_file.suffix.lower() in (".csv", ".xlsx")
-    if table and fmt != "scenario":
+    if table and (fmt != "scenario" or process):
         raise UserError(f"--out {out_file}: a table (CSV/XLSX) is for scenario plans; use .json")
     if out_file is not None:
-        ours = (_is_plan_table if table else is_plan_json) if fmt == "scenario" else is_result_json
+        ours = (
+            (_is_plan_table if table else is_plan_json)
+            if fmt == "scenario" and not process
+            else is_result_json
+        )
         check_output_file("--out", out_file, force, ours, "a plan")
     if fmt == "stn":
         from optimizer.commands import plan_stn, stn_summary
@@ -163,6 +170,13 @@ def plan(
                 highlight=False,
                 soft_wrap=True,
             )
+        return
+    if process:
+        from twin.cli.process import plan_process_cli
+
+        plan_process_cli(
+            source, hours, time_limit, solver, threads, mip_gap, seed, out_file, as_json
+        )
         return
     if fmt != "scenario":
         from optimizer.commands import plan_benchmark
@@ -239,3 +253,10 @@ def _is_plan_table(path: Path) -> bool:
     except Exception:
         return False
     return [str(h) for h in head[:3]] == ["order", "batch", "step"]
+
+
+def _is_process(source: Path) -> bool:
+    """Whether the scenario file describes a process plant (a ``process`` section)."""
+    from twin.scenario import load
+
+    return load(source).process is not None

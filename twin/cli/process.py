@@ -181,3 +181,39 @@ def process_plan_run(
     return SimpleNamespace(
         scenario=sc, options={"process_plan": data}, label=f"--plan {plan_file}", warnings=()
     )
+
+
+def plan_process_cli(
+    source: Path,
+    hours: float | None,
+    time_limit: float,
+    solver: str,
+    threads: int,
+    mip_gap: float | None,
+    seed: int,
+    out_file: Path | None,
+    as_json: bool,
+) -> None:
+    """``twin plan SCENARIO`` for a process plant: its STN solved and the plan written."""
+    from optimizer.stn_scenario import plan_process
+    from twin.cli.common import print_json
+    from twin.cli.files import write_output
+
+    result = plan_process(source, hours, time_limit, solver, threads, mip_gap, "auto", seed)
+    if out_file is not None:
+        write_output(out_file, json.dumps(result, indent=1))
+    if as_json:
+        print_json({k: v for k, v in result.items() if k not in ("stock", "utility_use")})
+        return
+
+    def num(x: float | None) -> str:
+        return "none" if x is None else f"{x:,.2f}"
+
+    out.print(
+        f"{result['scenario']}: STN over {result['horizon_hours']:g} h in steps of "
+        f"{result['time_step']:g} h: objective {num(result['objective'])} (bound "
+        f"{num(result['bound'])}, {result['status']}, {result['seconds']:.1f} s, "
+        f"{result['batches']} batches)" + (f"; saved to {out_file}" if out_file else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
