@@ -190,8 +190,11 @@ def _id_list(value: Any) -> bool:
 
 
 def deep_merge(base: Any, patch: Any) -> Any:
-    """``patch`` merged into ``base`` (neither is modified)."""
-    if isinstance(base, Mapping) and isinstance(patch, Mapping):
+    """``patch`` merged into ``base`` (neither is modified). A distribution that names its
+    family (a mapping with ``dist``) replaces the base's whole: a triangular patched with
+    ``{dist: normal, mean, sd}`` must not keep its ``low``/``mode``/``high``; a patch without
+    ``dist`` (``{mean: 5h}``) changes only what it names."""
+    if isinstance(base, Mapping) and isinstance(patch, Mapping) and "dist" not in patch:
         out = {k: copy.deepcopy(v) for k, v in base.items()}
         for k, v in patch.items():
             out[k] = deep_merge(base[k], v) if k in base else copy.deepcopy(v)

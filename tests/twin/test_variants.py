@@ -49,6 +49,25 @@ def test_deep_merge_list_without_ids_replaces():
     assert deep_merge(base, {"recipe": [{"name": "c"}]}) == {"recipe": [{"name": "c"}]}
 
 
+def test_a_distribution_naming_its_family_replaces_the_base_one():
+    base = {"mttr": {"dist": "triangular", "low": 1, "mode": 2, "high": 6}, "x": 1}
+    out = deep_merge(base, {"mttr": {"dist": "normal", "mean": 3, "sd": 1}})
+    assert out["mttr"] == {"dist": "normal", "mean": 3, "sd": 1}
+    # without a family, only the named parameter changes
+    out = deep_merge(base, {"mttr": {"mode": 3}})
+    assert out["mttr"] == {"dist": "triangular", "low": 1, "mode": 3, "high": 6}
+
+
+def test_a_variant_changing_a_distribution_family_loads(tmp_path):
+    v = tmp_path / "v.yaml"
+    v.write_text(
+        "equipment_classes:\n  granulator:\n    failures:\n"
+        "      mttr: {dist: normal, mean: 2h, sd: 30min}\n"
+    )
+    sc = resolve(TINY, [v], []).scenario
+    assert type(sc.equipment_classes["granulator"].failures.mttr).__name__ == "Normal"
+
+
 # --------------------------------------------------------------------------- variant files
 def test_variant_file_patches_base(tmp_path):
     v = tmp_path / "more_presses.yaml"
