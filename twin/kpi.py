@@ -88,28 +88,45 @@ class LogView:
 
 
 def state_hours(view: LogView, lo: float, hi: float) -> dict[str, dict[str, tuple[float, float]]]:
-    """unit -> state -> (hours in [lo, hi], kWh in [lo, hi])."""
+    """unit -> state -> (hours in [lo, hi], kWh in [lo, hi]).
+
+    Each state event opens a spell that the unit's next state event (or ``hi``) closes; the
+    spells are clipped to [lo, hi]. Units appear in the order of their first state event, the
+    states of a unit in the order of their first spell inside the window; sums run in time
+    order (``np.bincount`` adds its weights in input order, as a loop would)."""
     m = view.kind("state")
     t = view.t[m]
     kw = view.value[m]
-    units = view.strings("unit", m)
-    states = view.strings("state", m)
+    ucodes, strings = view.codes("unit")
+    scodes, sstrings = view.codes("state")
+    u, s = ucodes[m], scodes[m]
     out: dict[str, dict[str, tuple[float, float]]] = {}
-    per_unit: dict[str, list[int]] = defaultdict(list)
-    for i, u in enumerate(units):
-        per_unit[u].append(i)
-    for u, rows in per_unit.items():
-        acc: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-        for j, i in enumerate(rows):
-            a = t[i]
-            b = t[rows[j + 1]] if j + 1 < len(rows) else hi
-            a, b = max(a, lo), min(b, hi)
-            if b > a:
-                acc[states[i]][0] += b - a
-                acc[states[i]][1] += (b - a) * kw[i]
-        out[u] = {s: (v[0], v[1]) for s, v in acc.items()}
-    for u in view.strings("unit", view.kind("unit_added")):
-        out.setdefault(u, {})
+    if len(t):
+        order = np.argsort(u, kind="stable")  # per unit, in time order
+        u, s, t, kw = u[order], s[order], t[order], kw[order]
+        nxt = np.empty_like(t)
+        nxt[:-1] = t[1:]
+        last = np.ones(len(t), dtype=bool)
+        last[:-1] = u[1:] != u[:-1]
+        nxt[last] = hi
+        a, b = np.maximum(t, lo), np.minimum(nxt, hi)
+        spell = b > a
+        # (unit, state) pairs that have a spell, in the order of their first spell
+        ns = max(len(sstrings), int(s.max()) + 1)
+        pair = u * ns + s
+        pairs, first = np.unique(pair[spell], return_index=True)
+        pairs = pairs[np.argsort(first, kind="stable")]
+        sel = pair[spell]
+        dur = (b - a)[spell]
+        h = np.bincount(sel, weights=dur)
+        e = np.bincount(sel, weights=dur * kw[spell])
+        units, ufirst = np.unique(u, return_index=True)
+        for code in units[np.argsort(ufirst, kind="stable")].tolist():
+            out[strings[code]] = {}
+        for p in pairs.tolist():
+            out[strings[p // ns]][sstrings[p % ns]] = (float(h[p]), float(e[p]))
+    for name in view.strings("unit", view.kind("unit_added")):
+        out.setdefault(name, {})  # type: ignore[arg-type]
     return out
 
 
@@ -131,17 +148,20 @@ def _qc_scrap(view: LogView) -> np.ndarray:
 
 
 def _time_average(times: np.ndarray, values: np.ndarray, lo: float, hi: float) -> float:
+    """Time average over [lo, hi] of a step function (``values[i]`` from ``times[i]`` on,
+    0 before the first change)."""
     if hi <= lo:
         return 0.0
     before = values[times <= lo]
     level = float(before[-1]) if len(before) else 0.0
-    total, prev = 0.0, lo
-    for t, v in zip(
-        times[(times > lo) & (times < hi)], values[(times > lo) & (times < hi)], strict=True
-    ):
-        total += level * (t - prev)
-        prev, level = t, float(v)
-    total += level * (hi - prev)
+    inside = (times > lo) & (times < hi)
+    ts, vs = times[inside], values[inside].astype(float)
+    if not len(ts):
+        return level * (hi - lo) / (hi - lo)
+    levels = np.concatenate(([level], vs))
+    edges = np.concatenate(([lo], ts, [hi]))
+    # cumsum adds in order, as the running sum of the definition does
+    total = float(np.cumsum(levels * np.diff(edges))[-1])
     return total / (hi - lo)
 
 
@@ -172,32 +192,35 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
     qc_ok = v.kind("qc_release")
     qc_bad = v.kind("qc_reject")
     scrap = v.kind("scrap")
-    release_t = dict(zip(v.batch[rel].tolist(), t[rel].tolist(), strict=True))
     ok_batches = v.batch[qc_ok]
     ok_t = t[qc_ok]
     in_win = ok_t >= lo
-    products_ok = v.strings("product", qc_ok)
-    sizes_ok = v.value[qc_ok]
+    pcodes, pstrings = v.codes("product")
 
+    # throughput per product: counts and quantities summed in log order (bincount adds its
+    # weights in input order)
     throughput: dict[str, dict[str, float]] = {}
     weeks = span / 168.0
-    for p, w, q in zip(products_ok, in_win, sizes_ok, strict=True):
-        if w:
-            d = throughput.setdefault(p, {"batches": 0, "quantity": 0.0})
-            d["batches"] += 1
-            d["quantity"] += float(q)
-    for d in throughput.values():
-        d["per_week"] = d["batches"] / weeks if weeks > 0 else 0.0
+    won = pcodes[qc_ok][in_win]
+    if len(won):
+        n_by = np.bincount(won)
+        q_by = np.bincount(won, weights=v.value[qc_ok][in_win])
+        for c in np.unique(won).tolist():
+            throughput[pstrings[c]] = {
+                "batches": int(n_by[c]),
+                "quantity": float(q_by[c]),
+                "per_week": int(n_by[c]) / weeks if weeks > 0 else 0.0,
+            }
 
     # lead time of the batches released to the floor in the window (and QC-released by its end);
     # a batch carried over by a warm start (batch_resume) was released before the window
-    leads = np.array(
-        [
-            ok_t[i] - release_t[b]
-            for i, b in enumerate(ok_batches.tolist())
-            if release_t.get(b, -math.inf) >= lo
-        ]
-    )
+    rel_b = v.batch[rel]
+    top = int(max(rel_b.max(initial=-1), ok_batches.max(initial=-1))) + 1
+    release_t = np.full(top, -math.inf)
+    release_t[rel_b] = t[rel]
+    ok_release = release_t[ok_batches] if top else np.zeros(0)
+    counted = ok_release >= lo
+    leads = ok_t[counted] - ok_release[counted]
     finished_t = np.concatenate([t[qc_ok], t[scrap & ~v.mask("detail", "qc_reject")], t[qc_bad]])
     makespan = float(finished_t.max() - t[rel].min()) if len(finished_t) and rel.any() else 0.0
 
@@ -219,19 +242,19 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
             strict=True,
         )
     )
-    good = set(ok_batches.tolist())
-    bad = set(v.batch[qc_bad | scrap].tolist())
+    ucodes, ustrings = v.codes("unit")
     s_start, s_end = v.kind("step_start"), v.kind("step_end")
-    ideal = defaultdict(float)
-    for u, val, tt in zip(v.strings("unit", s_start), v.value[s_start], t[s_start], strict=True):
-        if tt >= lo:
-            ideal[u] += float(val)
-    qual_n: Counter[str] = Counter()
-    qual_good: Counter[str] = Counter()
-    for u, b, tt in zip(v.strings("unit", s_end), v.batch[s_end].tolist(), t[s_end], strict=True):
-        if tt >= lo and (b in good or b in bad):
-            qual_n[u] += 1
-            qual_good[u] += b in good
+    n_units = len(ustrings)
+    started = s_start & (t >= lo)
+    ideal_by = np.bincount(ucodes[started], weights=v.value[started], minlength=n_units)
+    # quality: steps ended in the window whose batch is finished (released, rejected, scrapped)
+    ended = s_end & (t >= lo)
+    eb = v.batch[ended]
+    is_good = np.isin(eb, ok_batches)
+    finished = is_good | np.isin(eb, v.batch[qc_bad | scrap])
+    qual_n = np.bincount(ucodes[ended][finished], minlength=n_units)
+    qual_good = np.bincount(ucodes[ended][is_good], minlength=n_units)
+    code_of = {name: c for c, name in enumerate(ustrings)}
     oee: dict[str, dict[str, float]] = {}
     share: dict[str, dict[str, float]] = {}
     energy_by_unit: dict[str, float] = {}
@@ -244,8 +267,9 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
         proc = hours.get("processing", 0.0)
         planned = span - sum(hours.get(s, 0.0) for s in _NOT_PLANNED)
         avail = proc / planned if planned > 1e-9 else 0.0
-        perf = ideal[u] / proc if proc > 1e-9 else 0.0
-        qual = qual_good[u] / qual_n[u] if qual_n[u] else 1.0
+        c = code_of[u]
+        perf = float(ideal_by[c]) / proc if proc > 1e-9 else 0.0
+        qual = int(qual_good[c]) / int(qual_n[c]) if qual_n[c] else 1.0
         oee[u] = {
             "class": classes.get(u),
             "availability": float(avail),
