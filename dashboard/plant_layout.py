@@ -17,7 +17,15 @@ import numpy as np
 
 from twin.scenario import Scenario
 
-__all__ = ["Label", "unit_positions", "place_labels", "spread", "metres_per_px", "SPREAD_PX"]
+__all__ = [
+    "Label",
+    "unit_positions",
+    "place_labels",
+    "label_box",
+    "spread",
+    "metres_per_px",
+    "SPREAD_PX",
+]
 
 UNIT_GAP_M = 9.0  # units at one station sit this far apart
 SPREAD_PX = 13.0  # vehicles on one spot are stacked this far apart (pixels)
@@ -105,9 +113,10 @@ def _spots() -> list[tuple[float, float, str, str]]:
 _SPOTS = tuple(_spots())
 
 
-def _box(
+def label_box(
     x: float, y: float, w: float, h: float, xanchor: str, yanchor: str
 ) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of a ``w`` x ``h`` label anchored at (x, y) as Plotly anchors it."""
     x0 = x - w / 2 if xanchor == "center" else x if xanchor == "left" else x - w
     y0 = y - h / 2 if yanchor == "middle" else y if yanchor == "bottom" else y - h
     return x0, y0, x0 + w, y0 + h
@@ -144,7 +153,7 @@ def place_labels(
         best = None
         for dx, dy, xa, ya in _SPOTS:
             x, y = ax + dx * scale, ay + dy * scale
-            box = _box(x, y, w, h, xa, ya)
+            box = label_box(x, y, w, h, xa, ya)
             cover = _overlap(box, boxes) + _overlap(box, taken)
             if best is None or cover < best[0]:
                 best = (cover, x, y, xa, ya, box)

@@ -79,7 +79,7 @@ def test_plant_labels_never_overlap_and_agvs_spread():
     (layout B had "dock_inrm_store" and a clipped "ckaging_2")."""
     from types import SimpleNamespace
 
-    from dashboard.plant_layout import CHAR_PX, LINE_PX, _box, unit_positions
+    from dashboard.plant_layout import CHAR_PX, LINE_PX, label_box, unit_positions
 
     for name in ("osd_plant.yaml", "osd_plant_layout_b.yaml"):
         sc = load(REPO / "scenarios" / name)
@@ -96,8 +96,8 @@ def test_plant_labels_never_overlap_and_agvs_spread():
         assert "dock_in" in texts and "rm_store" in texts and set(rooms.values()) <= set(texts)
         scale = figures.plant_scale(fake)
         boxes = [
-            _box(a["x"], a["y"], (len(a["text"]) * CHAR_PX + 4) * scale, LINE_PX * scale,
-                 a["xanchor"], a["yanchor"])
+            label_box(a["x"], a["y"], (len(a["text"]) * CHAR_PX + 4) * scale, LINE_PX * scale,
+                      a["xanchor"], a["yanchor"])
             for a in notes
         ]  # fmt: skip
         for i in range(len(boxes)):

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import SCENARIOS
 from tests.twin.helpers import load_data
-from tests.twin.test_ocel import _foreign_doc, assert_same_log
+from tests.twin.test_ocel import assert_same_log, foreign_doc
 from twin import logs, mes
 from twin.eventlog import write_parquet
 from twin.logs import LogError, ObservedLog, export_log, read_log
@@ -124,7 +124,7 @@ def test_export_log_turns_any_log_into_ocel(run, tmp_path):
 
 def test_foreign_ocel_through_read_log(tmp_path):
     p = tmp_path / "mes.json"
-    p.write_text(json.dumps(_foreign_doc()))
+    p.write_text(json.dumps(foreign_doc()))
     with pytest.raises(LogError, match="'Create Invoice'"):
         read_log(p)
     log = read_log(p, unmapped="skip")

@@ -408,7 +408,7 @@ def test_the_export_answers_duckdb_queries(osd, tmp_path):
 
 
 # --------------------------------------------------------------------------- logs from elsewhere
-def _foreign_doc() -> dict:
+def foreign_doc() -> dict:
     """An OCEL 2.0 JSON log as another MES might write it: its own names, native JSON values,
     offsets, an event type the twin has no kind for, machine states as object attributes."""
     ev = []
@@ -497,7 +497,7 @@ def _rows(table: pa.Table) -> list[dict]:
 
 def test_a_foreign_ocel_log_maps_by_the_convention(tmp_path):
     path = tmp_path / "mes.jsonocel"
-    path.write_text(json.dumps(_foreign_doc()))
+    path.write_text(json.dumps(foreign_doc()))
     with pytest.raises(LogError, match=r"'Create Invoice' \(1\).*unmapped='skip'"):
         import_ocel(path)
     table, meta = import_ocel(path, unmapped="skip")
@@ -620,7 +620,7 @@ def test_a_foreign_sqlite_log_in_the_specs_layout_imports(tmp_path):
     ],
 )
 def test_what_cannot_be_mapped_is_a_clear_error(tmp_path, change, message):
-    doc = _foreign_doc()
+    doc = foreign_doc()
     change(doc)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(doc))

@@ -65,7 +65,7 @@ def test_single_agv_on_a_line_gives_hand_computed_times():
     assert last < 20.0 - 0.3 + 1e-9
 
 
-def _random_requests(plant: Plant, rate_per_h: float, until: float, seed: int = 7):
+def random_requests(plant: Plant, rate_per_h: float, until: float, seed: int = 7):
     fleet = plant.fleet
     rng = np.random.default_rng(seed)
     nodes = list(plant.scenario.layout.nodes)
@@ -82,7 +82,7 @@ def _random_requests(plant: Plant, rate_per_h: float, until: float, seed: int = 
     return requested
 
 
-def _segment_intervals(rows) -> dict[str, list[tuple[float, float, str]]]:
+def segment_intervals(rows) -> dict[str, list[tuple[float, float, str]]]:
     """Per segment: (enter, leave, vehicle), where a vehicle leaves a segment at its next event."""
     by_vehicle: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
@@ -101,7 +101,7 @@ def _segment_intervals(rows) -> dict[str, list[tuple[float, float, str]]]:
 def dense_month():
     sc = load(DENSE)
     plant = Plant(sc, seed=0)
-    requested = _random_requests(plant, rate_per_h=20.0, until=29 * 24.0)
+    requested = random_requests(plant, rate_per_h=20.0, until=29 * 24.0)
     plant.env.run(until=30 * 24.0)
     return plant, requested, plant.log.to_table().to_pylist()
 
@@ -123,7 +123,7 @@ def test_dense_fleet_runs_a_month_without_deadlock(dense_month):
 
 def test_no_two_vehicles_on_one_segment_at_the_same_time(dense_month):
     _, _, rows = dense_month
-    intervals = _segment_intervals(rows)
+    intervals = segment_intervals(rows)
     assert len(intervals) == 12
     for seg, ivs in intervals.items():
         ivs.sort()
@@ -142,7 +142,7 @@ def test_one_way_segments_and_battery(dense_month):
 def test_routing_never_searches_during_a_run(monkeypatch):
     sc = load(DENSE)
     plant = Plant(sc, seed=1)
-    _random_requests(plant, rate_per_h=20.0, until=48.0)
+    random_requests(plant, rate_per_h=20.0, until=48.0)
 
     def boom(*a, **k):
         raise AssertionError("shortest-path search during the run")
@@ -240,11 +240,11 @@ def test_random_layouts_and_fleets_deliver_everything_without_overlap(case):
     )
     plant = Plant(load_dict(data, f"random{case}.yaml"), seed=case)
     size = plant.scenario.fleet.size
-    requested = _random_requests(plant, rate_per_h=4.0 * size, until=40.0, seed=case)
+    requested = random_requests(plant, rate_per_h=4.0 * size, until=40.0, seed=case)
     plant.env.run(until=400.0)
     assert requested and all(ev.triggered for _, ev in requested)
     rows = plant.log.to_table().to_pylist()
-    for seg, ivs in _segment_intervals(rows).items():
+    for seg, ivs in segment_intervals(rows).items():
         ivs.sort()
         for (_, a1, va), (b0, _, vb) in zip(ivs, ivs[1:], strict=False):
             assert b0 >= a1 - 1e-9, (seg, va, vb)

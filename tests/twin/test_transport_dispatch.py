@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.twin.helpers import load_data
-from tests.twin.test_transport import _random_requests, _segment_intervals
+from tests.twin.test_transport import random_requests, segment_intervals
 from twin import load, simulate
 from twin.eventlog import write_parquet
 from twin.kpi import compute_kpis
@@ -264,7 +264,7 @@ def _dense_with_requests(rule: str, seed: int, days: float):
     sc = load(DENSE)
     sc = sc.model_copy(update={"fleet": sc.fleet.model_copy(update={"size": 6})})
     plant = Plant(with_transport_dispatch(sc, rule), seed=seed)
-    requested = _random_requests(plant, rate_per_h=6.0, until=days * 24.0, seed=seed)
+    requested = random_requests(plant, rate_per_h=6.0, until=days * 24.0, seed=seed)
     plant.env.run(until=days * 24.0 + 24.0)
     return plant, requested, plant.log.to_table().to_pylist()
 
@@ -284,7 +284,7 @@ def test_repositioning_keeps_one_vehicle_per_segment_and_serves_every_request_on
                 relocating[r["unit"]] = True
     assert taken > 5
     # no overlap on any segment (leaving a segment = the vehicle's next event)
-    for seg, ivs in _segment_intervals(rows).items():
+    for seg, ivs in segment_intervals(rows).items():
         ivs.sort()
         for (a0, a1, va), (b0, b1, vb) in zip(ivs, ivs[1:], strict=False):
             assert b0 >= a1 - 1e-9, f"{seg}: {va} [{a0}, {a1}) overlaps {vb} [{b0}, {b1})"
