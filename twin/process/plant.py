@@ -390,6 +390,8 @@ class ProcessPlant:
             env.process(self._progress(progress))
         self.wake()
         env.run(until=model.horizon)
+        while env.peek() <= model.horizon:  # what falls due at the horizon itself
+            env.step()
         self.emit("run_end", value=model.horizon)
 
     def _calendar(self) -> Generator:
