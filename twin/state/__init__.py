@@ -2,7 +2,8 @@
 starting point of warm starts, re-planning, forecasts and the live twin.
 
 - ``model``: the frozen data and its versioned, validated JSON form (``load_state``);
-- ``fold``: the state as a fold over events (``StateBuilder``, ``state_from_events``).
+- ``fold``: the state as a fold over events (``StateBuilder``, ``state_from_events``), over
+  ``records`` (an event, a unit, a batch) with one function per event kind in ``handlers``.
 """
 
 from twin.state.fold import Event, StateBuilder, state_from_events
