@@ -19,7 +19,7 @@ A column a kind does not describe is empty in the twin's logs; a reader or write
 value there keeps it as a generic attribute named after the column (so nothing is lost), and
 the tests check that the twin never needs that fallback.
 
-Why one module of ~900 lines: two thirds of it is the table itself (``_SPECS``, one entry per
+Why one module of this length: most of it is the table itself (``_SPECS``, one entry per
 kind), and the rest are the small readers of that table (names, nulls, column types, Arrow
 tables, timestamps) that every log reader and writer needs together; a reader of the log schema
 should find it in one place.

@@ -35,7 +35,7 @@ def live():
     twin.forecast_now()
     look.wait(60)
     look.close()
-    twin._write_status(time.time())  # one point of history
+    twin.write_status(time.time())  # one point of history
     status = twin.status()
     status["history"] = list(twin.history)
     return sc, status

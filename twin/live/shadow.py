@@ -370,13 +370,14 @@ class ShadowTwin:
             self._maybe_forecast()
         if now - last["status"] >= self.options.status_every:
             last["status"] = now
-            self._write_status(now)
+            self.write_status(now)
         if now - last["save"] >= self.options.save_every:
             last["save"] = now
             self.save()
 
-    def _write_status(self, now: float) -> None:
-        """The status, with its history of rate and lag, to the session (status.json)."""
+    def write_status(self, now: float) -> None:
+        """Add a point (rate, lag, plant time) to the history and write the status with it to
+        the session (``status.json``); the loop calls this every ``status_every`` seconds."""
         status = self._status(now)
         lag = status["lag"]
         self.history.append(
@@ -475,7 +476,7 @@ class ShadowTwin:
             self.lookahead.close(wait=False)
         with self.lock:
             self.save()
-            self._write_status(self.clock())
+            self.write_status(self.clock())
             if self.session is not None:
                 self.session.close()
 
