@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,10 +203,13 @@ def forecast(
     plan: Plan | None = None,
     executor: Executor | None = None,
     progress: Any = None,
+    members: Sequence[Scenario] = (),
 ) -> Forecast:
     """N replications of ``scenario`` from ``state`` over ``horizon_h`` hours (see the module
     docstring). Runs in this process unless an ``executor`` is given; ``progress(done, total)``
-    is called as replications finish."""
+    is called as replications finish. With ``members`` (plants of the same name, e.g. the
+    ensemble of ``twin.fit_ensemble`` that carries a fit's parameter uncertainty), replication
+    ``r`` runs ``members[r % len(members)]`` and ``scenario`` only names the forecast."""
     from twin.executors import InProcess
     from twin.experiment import ExperimentError, flatten_kpis, model_hash, summarize
 
@@ -222,19 +226,34 @@ def forecast(
             f"state: taken from scenario '{state.scenario}', not '{scenario.name}': expected a "
             "state of the plant being forecast"
         )
+    for m in members:
+        if m.name != scenario.name:
+            raise ForecastError(
+                f"members: plant '{m.name}' is not '{scenario.name}': expected variants of the "
+                "plant being forecast"
+            )
     end = state.time + horizon_h
-    sim = scenario.simulation.model_copy(update={"horizon": end, "warmup": 0.0})
-    sc = scenario.model_copy(update={"simulation": sim})
+
+    def until_end(plant: Scenario) -> Scenario:
+        sim = plant.simulation.model_copy(update={"horizon": end, "warmup": 0.0})
+        return plant.model_copy(update={"simulation": sim})
+
+    sc = until_end(scenario)
+    plants = [until_end(m) for m in members] or [sc]
     made = {o.id: o.made for o in state.orders.values()}
     keys = {b.id: b.key for b in state.batches.values()}
     ex = executor or InProcess()
     parts = max(1, min(replications, 4 * getattr(ex, "workers", 1)))
-    data, sdata = sc.to_dict(), state.to_dict()
+    sdata = state.to_dict()
     pdata = plan.to_dict() if plan is not None else None
-    chunks = [
-        _Chunk(data, sdata, pdata, seed, tuple(range(k, replications, parts)), made, keys)
-        for k in range(parts)
-    ]
+    chunks = []
+    for m, plant in enumerate(plants):
+        data = plant.to_dict()
+        reps = range(m, replications, len(plants))
+        split = max(1, min(len(reps), parts // len(plants)))
+        for k in range(split):
+            if reps[k::split]:
+                chunks.append(_Chunk(data, sdata, pdata, seed, tuple(reps[k::split]), made, keys))
     results: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     for part in ex.map_unordered(_run_chunk, chunks):
         for rep, kpis, m in part:
@@ -272,7 +291,7 @@ def forecast(
         tuple(order_preds),
         tuple(batch_preds),
         kpis,
-        {"state_source": state.source},
+        {"state_source": state.source, **({"members": len(members)} if members else {})},
     )
 
 
