@@ -340,17 +340,11 @@ def _run_once(
 
         states = []
         if cuts:
-            from twin.state import StateBuilder
+            from twin.state import states_at
 
-            sb = StateBuilder.from_state(variant.scenario, options["state"]) if options.get(
-                "state"
-            ) else StateBuilder(variant.scenario, str(out_dir))  # fmt: skip
-            end = result.events.column("t").to_numpy()
-            for t in cuts:  # one fold over the log, read at each instant in turn
-                upto = result.events.slice(0, int((end <= t + 1e-9).sum()))
-                rest = upto.slice(sb.events) if sb.events else upto
-                sb.apply_table(rest, t)
-                states.append(sb.state(t))
+            states = states_at(
+                variant.scenario, result.events, cuts, options.get("state"), str(out_dir)
+            )
         try:
             write_run_dir(result, out_dir, force=force, states=states)
         except RunDirError as exc:

@@ -6,7 +6,7 @@ starting point of warm starts, re-planning, forecasts and the live twin.
   ``records`` (an event, a unit, a batch) with one function per event kind in ``handlers``.
 """
 
-from twin.state.fold import Event, StateBuilder, state_from_events
+from twin.state.fold import Event, StateBuilder, state_from_events, states_at
 from twin.state.model import (
     FORMAT,
     PHASES,
@@ -38,4 +38,5 @@ __all__ = [
     "load_state",
     "state_from_dict",
     "state_from_events",
+    "states_at",
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -38,7 +39,7 @@ from twin.state.model import (
 )
 from twin.state.records import BatchRecord, Event, UnitRecord
 
-__all__ = ["StateBuilder", "state_from_events", "Event"]
+__all__ = ["StateBuilder", "state_from_events", "states_at", "Event"]
 
 
 class StateBuilder:
@@ -291,3 +292,27 @@ def state_from_events(
 ) -> PlantState:
     """The plant state at ``at`` (default: the end of the log) from an event-log table."""
     return StateBuilder(scenario, source).apply_table(table, at).state(at)
+
+
+def states_at(
+    scenario: Scenario,
+    table: pa.Table,
+    times: Sequence[float],
+    start: PlantState | None = None,
+    source: str = "",
+) -> list[PlantState]:
+    """The plant state at each of ``times`` (sorted, ascending) from one fold over the log of a
+    run that began empty or at ``start`` (``twin run --snapshot-at``)."""
+    sb = (
+        StateBuilder.from_state(scenario, start)
+        if start is not None
+        else StateBuilder(scenario, source)
+    )
+    end = table.column("t").to_numpy()
+    states = []
+    for t in times:  # one fold over the log, read at each instant in turn
+        upto = table.slice(0, int((end <= t + 1e-9).sum()))
+        rest = upto.slice(sb.events) if sb.events else upto
+        sb.apply_table(rest, t)
+        states.append(sb.state(t))
+    return states
