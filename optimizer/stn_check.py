@@ -288,7 +288,8 @@ class _Replay:
                 arrive[state, arrival_index(ui.free_at)] += amount
         for b in self.d.in_progress:
             for o in self.outputs[b.task]:
-                arrive[o.state, arrival_index(b.start + o.duration)] += o.fraction * b.size
+                if grid_index(g, b.start + o.duration, "up") >= 0:  # else: in the initial stock
+                    arrive[o.state, arrival_index(b.start + o.duration)] += o.fraction * b.size
         for b in batches:
             k = grid_index(g, b.start, "exact")
             if b.hold:

@@ -228,8 +228,8 @@ def model_data(
         arrivals[r.state, max(0, grid_index(g, r.time, "up"))] += r.amount
     for b in data.in_progress:
         for o in data.task_outputs(b.task):
-            k = max(0, grid_index(g, b.start + o.duration, "up"))
-            if k <= n:
+            k = grid_index(g, b.start + o.duration, "up")
+            if 0 <= k <= n:  # an output due before the grid start is in the initial stock
                 arrivals[o.state, k] += o.fraction * b.size
     demands = tuple(
         (d, dem.state, min(n, grid_index(g, dem.time, "down")), dem.amount, dem.penalty)

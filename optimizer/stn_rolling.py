@@ -277,6 +277,9 @@ def window_data(
     for b in data.in_progress:
         if b.start + data.duration(b.task) > t_start + tiny:
             running[b.unit] = b
+            for o in data.task_outputs(b.task):  # outputs due in [start, t0) are stock by now
+                if 0 <= grid_index(g, b.start + o.duration, "up") < t0:
+                    stock[o.state] += o.fraction * b.size
         else:
             outputs_of(b.task, b.start, b.size)
             last_on[b.unit] = (b.start + data.duration(b.task), b.task)
@@ -294,6 +297,9 @@ def window_data(
         if b.end > t_start + tiny:
             running[b.unit] = BatchInProgress(b.task, b.unit, b.start, b.size)
             last_on.pop(b.unit, None)
+            for o in data.task_outputs(b.task):  # outputs due before t0 are stock by now
+                if grid_index(g, b.start + o.duration, "up") < t0:
+                    stock[o.state] += o.fraction * b.size
         else:
             outputs_of(b.task, b.start, b.size)
             last_on[b.unit] = (b.end, b.task)
