@@ -20,10 +20,10 @@ from pydantic import BaseModel
 from twin.scenario import Scenario
 from twin.units import Fixed
 
-__all__ = ["with_mean_durations", "without_material_flow"]
+__all__ = ["with_mean_durations", "without_material_flow", "at_means"]
 
 
-def _fixed(obj: Any) -> Any:
+def at_means(obj: Any) -> Any:
     """The same object with every distribution inside it replaced by its mean."""
     if isinstance(obj, BaseModel) and hasattr(obj, "dist") and hasattr(obj, "sample"):
         return Fixed(value=float(obj.mean))
@@ -31,15 +31,15 @@ def _fixed(obj: Any) -> Any:
         update = {}
         for name in type(obj).model_fields:
             value = getattr(obj, name)
-            new = _fixed(value)
+            new = at_means(value)
             if new is not value:
                 update[name] = new
         return obj.model_copy(update=update) if update else obj
     if isinstance(obj, dict):
-        out = {k: _fixed(v) for k, v in obj.items()}
+        out = {k: at_means(v) for k, v in obj.items()}
         return obj if all(out[k] is obj[k] for k in obj) else out
     if isinstance(obj, tuple):
-        out_t = tuple(_fixed(v) for v in obj)
+        out_t = tuple(at_means(v) for v in obj)
         return obj if all(a is b for a, b in zip(out_t, obj, strict=True)) else out_t
     return obj
 
@@ -50,18 +50,18 @@ def with_mean_durations(
     """A copy of ``scenario`` whose plant durations are fixed at their means."""
     classes = {}
     for name, ec in scenario.equipment_classes.items():
-        ec = _fixed(ec)
+        ec = at_means(ec)
         if not keep_failures and ec.failures is not None:
             ec = ec.model_copy(update={"failures": None})
         classes[name] = ec
     products = {}
     for name, prod in scenario.products.items():
-        prod = _fixed(prod)
+        prod = at_means(prod)
         if prod.qc is not None and not keep_rejects:
             qc = prod.qc.model_copy(update={"reject_probability": 0.0})
             prod = prod.model_copy(update={"qc": qc})
         products[name] = prod
-    qc = _fixed(scenario.qc) if scenario.qc is not None else None
+    qc = at_means(scenario.qc) if scenario.qc is not None else None
     if qc is not None and not keep_rejects:
         qc = qc.model_copy(update={"reject_probability": 0.0})
     return scenario.model_copy(

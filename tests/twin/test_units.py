@@ -116,7 +116,7 @@ def test_truncated_normal_is_sampled_exactly_and_knows_its_mean(mean, sd, low, h
 
 def test_truncated_normal_mean_feeds_the_deterministic_twin():
     """Planning uses ``mean``: with mean 1h, sd 2h truncated at 0 it is about 2.02 h, not 1 h."""
-    from twin.deterministic import _fixed
+    from twin.deterministic import at_means
 
     d = DIST.validate_python({"dist": "normal", "mean": 1, "sd": 2})
-    assert _fixed(d).value == pytest.approx(2.0183, abs=1e-3)
+    assert at_means(d).value == pytest.approx(2.0183, abs=1e-3)
