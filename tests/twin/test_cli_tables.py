@@ -54,8 +54,11 @@ def test_sweep_table_keeps_every_interval_whole(tmp_path):
             i = point["kpis"][name]
             cell = pm(i["mean"], i["half_width"])
             assert cell in text, (name, cell)
-        assert on_one_line(text, str(point["set"]["units.m1.count"]),
-                           str(point["set"]["products.widget.recipe.work.duration.mean"]))
+        assert on_one_line(
+            text,
+            str(point["set"]["units.m1.count"]),
+            str(point["set"]["products.widget.recipe.work.duration.mean"]),
+        )
     assert "duration.mean = products.widget.recipe.work.duration.mean" in text  # the legend
 
 
@@ -85,8 +88,17 @@ def test_runs_list_shows_whole_ids_and_variant_names(tmp_path):
 def test_unit_table_tells_similar_units_apart():
     text = twin80("run", str(SCENARIOS / "osd_plant.yaml"), "--set", "simulation.horizon=2w",
                   "--set", "simulation.warmup=0h")  # fmt: skip
-    kpis = json.loads(twin80("run", str(SCENARIOS / "osd_plant.yaml"), "--set",
-                             "simulation.horizon=2w", "--set", "simulation.warmup=0h", "--json"))
+    kpis = json.loads(
+        twin80(
+            "run",
+            str(SCENARIOS / "osd_plant.yaml"),
+            "--set",
+            "simulation.horizon=2w",
+            "--set",
+            "simulation.warmup=0h",
+            "--json",
+        )
+    )
     for unit, o in kpis["oee"].items():
         assert on_one_line(text, f"{unit} ", f"{100 * o['oee']:.1f}"), unit
     assert on_one_line(text, "blender_1 ") and on_one_line(text, "blender_2 ")

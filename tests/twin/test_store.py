@@ -190,7 +190,10 @@ def test_to_yaml_of_real_scenarios():
         text = to_yaml(data)
         assert yaml.safe_load(text) == data
         assert load_yaml_text(text, str(path)) == data
-        assert load_dict(load_yaml_text(text, str(path)), "stored").to_dict() == resolve(path).scenario.to_dict()
+        assert (
+            load_dict(load_yaml_text(text, str(path)), "stored").to_dict()
+            == resolve(path).scenario.to_dict()
+        )
 
 
 # --------------------------------------------------------------------------- SIGKILL
