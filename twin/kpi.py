@@ -44,15 +44,55 @@ _NOT_PLANNED = ("idle", "dirty_hold", "off_shift", "maintenance")
 __all__ = ["compute_kpis", "LogView", "wip_series", "step_waits", "state_hours"]
 
 
+_NUMPY_TYPES = {
+    pa.float64(): np.float64,
+    pa.float32(): np.float32,
+    pa.int64(): np.int64,
+    pa.int32(): np.int32,
+    pa.int16(): np.int16,
+    pa.int8(): np.int8,
+}
+
+
+def _numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A numeric column as one NumPy array, read from its data buffer when it has no nulls
+    (pyarrow's ``to_numpy`` imports pandas on first use: a third of a second of a short run)."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if arr.type not in _NUMPY_TYPES or arr.null_count:
+        return arr.to_numpy(zero_copy_only=False)
+    return _values(arr)
+
+
+def _values(arr: pa.Array) -> np.ndarray:
+    """The data buffer of a primitive array (what null slots hold there is unspecified)."""
+    dtype = np.dtype(_NUMPY_TYPES[arr.type])
+    data = arr.buffers()[1]
+    if data is None or not len(arr):
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(data, dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
+
+
+def _indices(arr: pa.DictionaryArray) -> np.ndarray:
+    """A dictionary array's indices as int64, -1 where null."""
+    ind = arr.indices
+    if ind.type not in _NUMPY_TYPES:
+        return ind.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    idx = _values(ind).astype(np.int64)
+    if ind.null_count:
+        bits = np.unpackbits(np.frombuffer(ind.buffers()[0], dtype=np.uint8), bitorder="little")
+        idx[bits[ind.offset : ind.offset + len(ind)] == 0] = -1
+    return idx
+
+
 class LogView:
     """Numpy views of an event log's columns, with string columns as codes + dictionaries."""
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
-        self.t = table.column("t").to_numpy()
-        self.value = table.column("value").to_numpy()
-        self.batch = table.column("batch").to_numpy()
-        self.step = table.column("step").to_numpy()
+        self.t = _numpy(table.column("t"))
+        self.value = _numpy(table.column("value"))
+        self.batch = _numpy(table.column("batch"))
+        self.step = _numpy(table.column("step"))
         self._str: dict[str, tuple[np.ndarray, list[str]]] = {}
 
     def codes(self, name: str) -> tuple[np.ndarray, list[str]]:
@@ -61,7 +101,7 @@ class LogView:
             if not pa.types.is_dictionary(col.type):
                 col = pc.dictionary_encode(col)
             arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-            idx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            idx = _indices(arr)
             self._str[name] = (idx, arr.dictionary.to_pylist())
         return self._str[name]
 
@@ -227,8 +267,9 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
     # orders
     orel = v.kind("order_release") | v.kind("order_resume")
     ocomp = v.kind("order_complete")
-    due = dict(zip(v.strings("order", orel), v.value[orel].tolist(), strict=True))
-    done_at = dict(zip(v.strings("order", ocomp), t[ocomp].tolist(), strict=True))
+    ocodes = v.codes("order")[0]  # orders by their codes (one per name)
+    due = dict(zip(ocodes[orel].tolist(), v.value[orel].tolist(), strict=True))
+    done_at = dict(zip(ocodes[ocomp].tolist(), t[ocomp].tolist(), strict=True))
     eligible = [o for o, d in due.items() if (lo <= d <= hi) or (o in done_at and d >= lo)]
     on_time = sum(1 for o in eligible if o in done_at and done_at[o] <= due[o] + 1e-9)
     late_done = sum(1 for o in eligible if o in done_at and done_at[o] > due[o] + 1e-9)
@@ -254,7 +295,7 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
     finished = is_good | np.isin(eb, v.batch[qc_bad | scrap])
     qual_n = np.bincount(ucodes[ended][finished], minlength=n_units)
     qual_good = np.bincount(ucodes[ended][is_good], minlength=n_units)
-    code_of = {name: c for c, name in enumerate(ustrings)}
+    code_of = dict(zip(ustrings, range(len(ustrings)), strict=True))
     oee: dict[str, dict[str, float]] = {}
     share: dict[str, dict[str, float]] = {}
     energy_by_unit: dict[str, float] = {}
