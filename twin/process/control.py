@@ -59,8 +59,8 @@ class PlannedBatch:
 
 class FollowStnPlan:
     """Run the planned batches: each unit runs its batches in planned order, none before its
-    planned start, with the planned size or less when material or tank room is short (never
-    below the unit's minimum). A batch drawing ``zero_wait`` material may start up to one grid
+    planned start, with the planned size or less when material is short (never below the
+    unit's minimum). A batch drawing ``zero_wait`` material may start up to one grid
     step early, when that material appears between grid points. A batch that still cannot
     start when the unit's next batch is due is skipped (a ``deviation`` ``plan_skipped``)."""
 
@@ -100,7 +100,7 @@ class FollowStnPlan:
                     state = "idle"
                     break
                 task = plant.model.tasks[b.task]
-                size = _possible(plant, task, unit, b.size)
+                size = _possible(plant, task, unit, b.size, room=False)
                 if early and now < b.start - EPS and size < b.size - EPS:
                     break  # early only for the whole batch
                 if size > 0 and plant.utilities_free(utility_need(task, size)):
@@ -121,10 +121,15 @@ class FollowStnPlan:
                 plant.set_state(unit, state)
 
 
-def _possible(plant: ProcessPlant, task: TaskModel, unit: str, cap: float) -> float:
-    """The largest batch up to `cap` the plant allows now (0: none within the unit's range)."""
+def _possible(
+    plant: ProcessPlant, task: TaskModel, unit: str, cap: float, room: bool = True
+) -> float:
+    """The largest batch up to `cap` the plant allows now (0: none within the unit's range):
+    the material in hand, and with `room` the tank room not yet promised to batches running
+    (a plan has its tank levels checked already: outputs that find a tank full wait in their
+    unit until it has room)."""
     available = {m: plant.available(m) for m, _ in task.inputs}
-    space = {m: plant.space(m) for m, _, _ in task.outputs}
+    space = {m: plant.space(m) for m, _, _ in task.outputs} if room else {}
     size = batch_limit(task, unit, available, space)
     lo = task.range_on(unit)[0]
     size = min(size, cap)

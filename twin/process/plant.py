@@ -9,11 +9,11 @@ left plus what is held plus what was discarded (``twin.process.kpi.mass_balance`
 
 A batch draws its inputs at its start, holds its utilities while it runs, delivers each output
 at its own offset, and after its end keeps the unit while the unit holds material of ``none``
-storage (state ``blocked``), then cleans (waiting for cleaning utilities in state
-``waiting_utility``). Material of ``zero_wait`` storage must be drawn by a starting batch the
-instant it appears, or it is lost. Tank lots older than their material's ``max_hold`` are
-discarded. Processes only emit events; what to start, and when, is the controller's
-(`twin.process.control`).
+storage, or output a full finite tank had no room for (state ``blocked``), then cleans
+(waiting for cleaning utilities in state ``waiting_utility``). Material of ``zero_wait``
+storage must be drawn by a starting batch the instant it appears, or it is lost. Lots older
+than their material's ``max_hold`` are discarded. Processes only emit events; what to start,
+and when, is the controller's (`twin.process.control`).
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class ProcessPlant:
         self.lots: dict[str, list[Lot]] = {m: [] for m in model.materials}
         self.level: dict[str, float] = dict.fromkeys(model.materials, 0.0)
         self.incoming: dict[str, float] = dict.fromkeys(model.materials, 0.0)
+        self.unloading: dict[str, list[Lot]] = {m: [] for m in model.materials}
         self.in_use: dict[str, float] = dict.fromkeys(model.utilities, 0.0)
         self.units = {u: UnitRuntime(u) for u, _, _ in model.units}
         self.next_batch = 1
@@ -135,16 +136,39 @@ class ProcessPlant:
         return max(0.0, m.capacity - self.level[material] - self.incoming[material])
 
     def put_tank(
-        self, material: str, amount: float, src: str, unit: str | None, batch: int
+        self,
+        material: str,
+        amount: float,
+        src: str,
+        unit: str | None,
+        batch: int,
+        made: float | None = None,
     ) -> None:
-        """`amount` enters the tank of `material` (space was promised or is checked)."""
+        """`amount` (made at `made`, default now) enters the tank of `material` (the caller
+        checked the room)."""
         tank = f"tank:{material}"
         self.move(material, amount, src, tank, unit, batch)
-        lot = Lot(material, self.env.now, amount, tank)
+        lot = Lot(material, self.env.now if made is None else made, amount, tank)
         self.lots[material].append(lot)
         self.level[material] += amount
         self._tank_level(material)
         self._expire_later(lot)
+
+    def _unload(self, material: str) -> None:
+        """Room came free in a finite tank: units waiting to unload into it do (first come)."""
+        queue = self.unloading[material]
+        while queue:
+            lot = queue[0]
+            room = self.model.materials[material].capacity - self.level[material]
+            if lot.amount <= EPS:
+                queue.pop(0)
+                continue
+            if room <= EPS:
+                return
+            take = min(lot.amount, room)
+            src, made = lot.place, lot.made
+            self._take(lot, take, "", None, -1, log=False)
+            self.put_tank(material, take, src, src[5:], -1, made)
 
     def receive(self, material: str, amount: float, how: str) -> None:
         """Material from outside (initial stock, a receipt); what the tank has no room for is
@@ -177,14 +201,19 @@ class ProcessPlant:
                 self._take(lot, take, f"unit:{unit}", unit, batch)
                 need -= take
 
-    def _take(self, lot: Lot, amount: float, dst: str, unit: str | None, batch: int) -> None:
-        self.move(lot.material, amount, lot.place, dst, unit, batch)
+    def _take(
+        self, lot: Lot, amount: float, dst: str, unit: str | None, batch: int, log: bool = True
+    ) -> None:
+        if log:
+            self.move(lot.material, amount, lot.place, dst, unit, batch)
         lot.amount -= amount
         if lot.place.startswith("tank:"):
             self.level[lot.material] = max(0.0, self.level[lot.material] - amount)
             if lot.amount <= EPS:
                 self.lots[lot.material].remove(lot)
             self._tank_level(lot.material)
+            if self.unloading[lot.material]:
+                self._unload(lot.material)
         elif lot.amount <= EPS:
             holder = self.units[lot.place[5:]]
             holder.holds.remove(lot)
@@ -198,7 +227,7 @@ class ProcessPlant:
             self.env.process(self._expire(lot, limit))
 
     def _expire(self, lot: Lot, limit: float) -> Generator:
-        yield self.env.timeout(limit)
+        yield self.env.timeout(max(0.0, lot.made + limit - self.env.now))
         if lot.amount > EPS:
             self._take(lot, lot.amount, "waste:expired", None, -1)
             self.wake()
@@ -309,9 +338,17 @@ class ProcessPlant:
         if amount <= EPS:
             return
         if m.has_tank:
+            room = amount
             if m.storage == "finite":
                 self.incoming[material] = max(0.0, self.incoming[material] - amount)
-            self.put_tank(material, amount, f"unit:{unit}", unit, batch)
+                room = max(0.0, m.capacity - self.level[material])
+            if min(amount, room) > EPS:
+                self.put_tank(material, min(amount, room), f"unit:{unit}", unit, batch)
+            if amount - room > EPS:  # the tank is full: the rest waits in the unit (blocked)
+                lot = Lot(material, self.env.now, amount - room, f"unit:{unit}")
+                self.units[unit].holds.append(lot)
+                self.unloading[material].append(lot)
+                self._expire_later(lot)
             self.wake()
             return
         lot = Lot(material, self.env.now, amount, f"unit:{unit}")
@@ -424,6 +461,8 @@ class ProcessPlant:
                 self.lots[d.material].remove(lot)
             need -= take
         self._tank_level(d.material)
+        if self.unloading[d.material]:
+            self._unload(d.material)
         if need > EPS:
             self.emit("stockout", order=d.id, product=d.material, value=need)
 
