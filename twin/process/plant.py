@@ -492,4 +492,5 @@ _KINDS = (
     "clean_start",
     "clean_end",
     "plan_task",
+    "deviation",
 )
