@@ -23,6 +23,9 @@ FORBIDDEN = {
 }
 """Per package, the top-level packages its modules must not import."""
 
+PRIVATE_IMPORTS_KNOWN = {"optimizer/stn_rolling.py: optimizer.stn._round"}
+"""Private names still imported across modules, to be made public (then removed from here)."""
+
 
 def _imports(tree: ast.Module) -> Iterator[tuple[ast.stmt, str, bool]]:
     """(statement, imported module, at module level) for every absolute import."""
@@ -60,6 +63,20 @@ def _violations(package: str) -> list[str]:
 def test_dependencies_point_one_way(package: str) -> None:
     assert _modules(package), f"no modules found under {package}/"
     assert _violations(package) == []
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """``from module import _name`` reaches into another module: make the name public first."""
+    found = set()
+    for package in FORBIDDEN:
+        for path in _modules(package):
+            rel = path.relative_to(REPO).as_posix()
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), rel)):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    for alias in node.names:
+                        if alias.name.startswith("_") and not alias.name.startswith("__"):
+                            found.add(f"{rel}: {node.module}.{alias.name}")
+    assert found - PRIVATE_IMPORTS_KNOWN == set()
 
 
 def test_the_check_sees_an_upward_import() -> None:
