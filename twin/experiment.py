@@ -77,6 +77,14 @@ DEFAULT_KPIS = (
     "cleaning_share",
     "deviations.total",
 )
+PROCESS_DEFAULT_KPIS = (
+    "demand_fill_pct",
+    "batches.total",
+    "discarded.total",
+    "plan.on_time_pct",
+    "plan.delay_mean_h",
+)
+"""The defaults of a process plant's runs (twin.process.kpi), shown where they exist."""
 _NOT_KPIS = {"scenario", "seed", "replication"}
 
 MAX_REPLICATIONS = 10_000
@@ -114,7 +122,7 @@ def select_kpis(
     order. With no patterns: the defaults that exist. An unmatched pattern is an error."""
     names = sorted({n for d in flat for n in d})
     if not patterns:
-        return [n for n in DEFAULT_KPIS if n in names]
+        return [n for n in (*DEFAULT_KPIS, *PROCESS_DEFAULT_KPIS) if n in names]
     out: list[str] = []
     for pat in patterns:
         if not pat.strip():

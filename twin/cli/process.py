@@ -14,23 +14,12 @@ from twin.cli.common import UserError, out
 from twin.cli.tables import Column, hours, pct, show_pairs, show_table
 
 __all__ = [
-    "default_kpis",
     "PROCESS_PLAN_KIND",
     "process_plan_run",
     "load_process_plan",
     "show_process_kpis",
     "validate_line",
 ]
-
-
-def default_kpis(sc: Any, planned: bool) -> list[str]:
-    """The KPIs ``twin run -n N`` shows for a process plant without ``--kpi``."""
-    names = ["batches.total", "discarded.total"]
-    if sc.process.demands:
-        names = ["demand_fill_pct", "otif_pct", *names]
-    if planned:
-        names += ["plan.on_time_pct", "plan.delay_mean_h"]
-    return names
 
 
 PROCESS_PLAN_KIND = "pharmatwin process plan"

@@ -181,10 +181,6 @@ def run(
         replanning = bool(events or every is not None or early_start)
         planned = process_plan_run(variant.scenario, plan_file, replanning, from_state, snapshot_at)
         start_state, cuts = None, []
-        if replications is not None and not kpis:
-            from twin.cli.process import default_kpis
-
-            kpis = default_kpis(variant.scenario, planned is not None)
     else:
         start_state = _start_state(from_state, variant.scenario)
         cuts = _snapshot_times(snapshot_at, variant.scenario, start_state)
