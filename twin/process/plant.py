@@ -291,8 +291,6 @@ class ProcessPlant:
         t0 = env.now
         fixed = task.duration.sample(self.rng("task", task.name, "duration"))
         duration = max(0.0, fixed) + task.per_size * size
-        if task.duration.mean <= 0 and task.per_size <= 0:
-            duration = 0.0
         worked = 0.0
         for m, amount, offset in output_offsets(task, size, duration):
             if offset > worked:
@@ -319,9 +317,9 @@ class ProcessPlant:
                     self.set_state(unit, "waiting_utility")
                 yield ev
             self.set_state(unit, "cleaning")
-            self.emit("clean_start", unit=unit, state="process")
+            self.emit("clean_start", unit=unit, state="minor")
             yield env.timeout(max(0.0, task.cleaning.sample(self.rng("clean", unit))))
-            self.emit("clean_end", unit=unit, state="process")
+            self.emit("clean_end", unit=unit, state="minor")
             if cneed:
                 self.release(cneed)
         u.free = True
@@ -357,7 +355,7 @@ class ProcessPlant:
             self._expire_later(lot)
             self.wake()
             return
-        self.wake(now=True)  # zero_wait: consumers start at this instant or never
+        self.wake()  # zero_wait: batches that use it start at this instant, or it is lost
         if lot.amount > EPS:
             self._take(lot, lot.amount, "waste:zero_wait", unit, batch)
 
@@ -388,7 +386,7 @@ class ProcessPlant:
             self.set_state(unit, "processing")
 
     # ------------------------------------------------------------------ control
-    def wake(self, now: bool = False) -> None:
+    def wake(self) -> None:
         """Something changed: let the controller start what it can (re-entrant calls loop)."""
         if self.controller is None:
             return
