@@ -5,7 +5,7 @@ transfer; segments are scheduled whole, in list order, each step on the eligible
 can start processing first (or on a unit given in ``assign``). Each unit runs its steps in the
 order they were scheduled (a unit's timeline only grows), so a list fixes every unit sequence.
 
-The decoder is a replay of the twin following a plan (``twin.plan.FollowPlan``) with mean
+The decoder is a replay of the twin following a plan (``twin.follow_plan.FollowPlan``) with mean
 durations: the rules are the twin's own pure functions (``twin.rules``: the cleaning a unit
 needs, the dirty-hold limit, the hold-time boundary; ``twin.staff.Calendar``), and every step
 of the twin's execution has its counterpart here:

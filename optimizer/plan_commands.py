@@ -352,7 +352,7 @@ def gantt_rows(plan: Plan, horizon: float | None = None) -> list[dict[str, Any]]
 
 @dataclass
 class ApsPlanner:
-    """A ``twin.plan.Planner``: re-plans the snapshot's remaining work with the APS solver.
+    """A ``twin.follow_plan.Planner``: re-plans the snapshot's remaining work with the APS solver.
 
     ``seed``/``replication`` must match the run's when the scenario generates orders, so the
     planner knows the orders the twin released. ``freeze`` should match the run's frozen

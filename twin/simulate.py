@@ -20,8 +20,9 @@ import yaml
 
 from twin.dispatch import Policy
 from twin.eventlog import write_parquet
+from twin.follow_plan import FollowPlan, Planner, Replanner, emit_plan
 from twin.kpi import compute_kpis, plan_adherence
-from twin.plan import FollowPlan, Plan, Planner, Replanner, emit_plan
+from twin.plan import Plan
 from twin.plant import Plant
 from twin.scenario import Scenario
 
