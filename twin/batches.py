@@ -32,6 +32,7 @@ from twin.rules import TIME_TOL, hold_violated
 from twin.scenario import Product, QCSpec
 
 if TYPE_CHECKING:
+    from twin.dispatch import ClassQueue
     from twin.equipment import Unit
     from twin.materials import Pick
     from twin.plant import Plant
@@ -134,12 +135,13 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
         elif stage > 0 and resume.unit is not None:
             unit = plant.unit_named[resume.unit]
         enqueued = resume.since if resume.phase in ("queued", "blocked") else None
+    table = _step_table(plant, batch.product)
     for i in range(first, len(recipe)):
         step = recipe[i]
+        queue, mean_h, ideal_h, fixed_setup = table[i]
         scale = batch.size / step.scale_reference if step.scale_reference else 1.0
         staff = None
         if stage == 0:  # take a unit (materials first, if the step needs some)
-            queue = plant.queues[step.equipment_class]
             needs: dict[str, float] = {}
             if step.consumes and inventory is not None:
                 needs = _needs(plant, batch, i, step.consumes, carry)
@@ -161,7 +163,7 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
                     i,
                     batch.due,
                     batch.priority,
-                    step.duration.mean * scale,
+                    mean_h * scale,
                     enqueued,
                 )
                 enqueued = None
@@ -201,7 +203,7 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
                 assert got.triggered
                 if fleet is not None:
                     arrivals.extend(_deliver_materials(plant, batch, got.value, unit))
-            if unit.needs_cleaning or unit.spec.cleaning.clean_hold is not None:
+            if unit.prepares:
                 yield from unit.prepare(batch.product)
             if arrivals and not all(ev.triggered for ev in arrivals):
                 unit.set_state("starved")
@@ -209,7 +211,7 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
         elif stage == 1:  # resumed with the unit claimed: finish a cleaning under way
             yield from unit.resume_clean(batch.product, batch.rng)  # type: ignore[union-attr]
         if stage <= 1:
-            setup = step.setup.sample(batch.rng) if step.setup.dist != "fixed" else step.setup.value
+            setup = step.setup.sample(batch.rng) if fixed_setup is None else fixed_setup
             if plant.tracks_plan:  # following a plan: processing never starts before planned
                 planned = plant.policy.planned_start(batch.id, i)
                 if planned is not None and planned - setup > env.now + TIME_TOL:
@@ -237,7 +239,12 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
             if stage <= 1:
                 log.emit(K_SETUP, unit=unit.code, batch=batch.id, step=i, value=setup)  # type: ignore[union-attr]
             yield env.timeout(setup)
-        if stage <= 2 and not hold_flagged and hold_violated(env.now, deadline):
+        if (
+            stage <= 2
+            and not hold_flagged
+            and deadline != math.inf
+            and hold_violated(env.now, deadline)
+        ):
             log.emit(
                 K_DEVIATION,
                 unit=unit.code,  # type: ignore[union-attr]
@@ -264,7 +271,7 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
                 product_c,
                 i,
                 -1,
-                step.duration.ideal * scale,
+                ideal_h * scale,
             )
             left = hours
         else:  # resumed while processing (or down): what is left of the step
@@ -379,6 +386,24 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
     else:
         log.emit(K_QC_REJECT, batch=batch.id, order=order_c, product=product_c)
         plant.scrap(batch, len(recipe), "qc_reject")
+
+
+def _step_table(plant: Plant, product: str) -> list[tuple[ClassQueue, float, float, float | None]]:
+    """Per recipe step, what every batch of the product reads: the class's queue, the mean and
+    ideal durations (properties computed by the distribution) and the setup hours if fixed
+    (else None: drawn per batch). Built once per plant and product."""
+    table = plant.step_table.get(product)
+    if table is None:
+        table = plant.step_table[product] = [
+            (
+                plant.queues[s.equipment_class],
+                s.duration.mean,
+                s.duration.ideal,
+                s.setup.value if s.setup.dist == "fixed" else None,
+            )
+            for s in plant.scenario.products[product].recipe
+        ]
+    return table
 
 
 _RESUME_STAGE = {

@@ -163,7 +163,8 @@ class ClassQueue:
         self.unsettled: list[Unit] = []  # units released this instant, rest state not yet shown
 
     def free_units(self) -> list[Unit]:
-        return [u for u in self.units if u.free]
+        # ``Unit.free``, inlined: this runs at every dispatch decision
+        return [u for u in self.units if not u.busy and u.open and not u.maint_due]
 
     def request(
         self,

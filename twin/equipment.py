@@ -101,6 +101,10 @@ class Unit:
         self.needs_cleaning = bool(
             cl.minor.mean or cl.major.mean or cl.matrix or (cl.campaign and cl.campaign.mean)
         )
+        # whether a batch must ask the unit for cleaning before it runs (prepare)
+        self.prepares = self.needs_cleaning or cl.clean_hold is not None
+        m = spec.maintenance
+        self._maint_every_batches = m.every_batches if m is not None else None
 
     # ------------------------------------------------------------------ state
     def set_state(self, state: str) -> None:
@@ -133,6 +137,8 @@ class Unit:
         """Expected cleaning hours before this unit could run ``product`` (for dispatch), if
         it were taken now or, as it stands, at the later time ``at`` (a clean-hold limit may
         have run out by then)."""
+        if not self.prepares:
+            return 0.0  # no cleaning of any kind has a duration, no clean-hold limit
         now = self.env.now
         need = cleaning_needed(
             self.spec.cleaning, self.clean, product, now if at is None else max(at, now)
@@ -241,12 +247,8 @@ class Unit:
             self.env.now,
         )
         self.batches_since_maint += 1
-        m = self.spec.maintenance
-        if (
-            m is not None
-            and m.every_batches is not None
-            and self.batches_since_maint >= m.every_batches
-        ):
+        every = self._maint_every_batches
+        if every is not None and self.batches_since_maint >= every:
             self.maint_due = True
 
     def release(self) -> None:
@@ -264,7 +266,8 @@ class Unit:
             queue.unsettled.append(self)
         else:
             self.set_state(self._rest_state())
-        self._watch_dirty()
+        if self.clean.cleanliness == DIRTY:
+            self._watch_dirty()
         queue.dispatch()
 
     def settle(self) -> None:
@@ -378,7 +381,7 @@ class Unit:
         if us is not None and us.activity == "clean":
             yield from self._finish_clean(us)
         self._resumed = None
-        if self.needs_cleaning or self.spec.cleaning.clean_hold is not None:
+        if self.prepares:
             yield from self.prepare(product)
 
     def resume_repair(self, rng):

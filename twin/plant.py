@@ -21,10 +21,12 @@ from twin.eventlog import EventLog, kind_code
 from twin.flow_spec import charger_nodes
 from twin.scenario import Scenario
 from twin.staff import ALWAYS, Calendar, Pool, run_calendar, week_offset
-from twin.streams import Stream, stream
+from twin.streams import Stream, batch_streams, stream
 
 if TYPE_CHECKING:
+    from twin.materials import Inventory
     from twin.state import PlantState
+    from twin.transport import Fleet, Layout
 
 __all__ = ["Plant", "PlannedOrder", "generate_orders"]
 
@@ -116,6 +118,8 @@ class Plant:
             q: Pool(self.env, q, p.count, self.calendar(p.shift)) for q, p in scenario.staff.items()
         }
         self.units: list[Unit] = []
+        self.step_table: dict[str, list] = {}  # product -> what batches read per step
+        self._batch_stream = batch_streams(seed, replication)
         self._orders: dict[str, _OrderState] = {}
         self._next_batch = 0
         # bookkeeping for plans (FollowPlan, re-planning snapshots) only: a run without a plan
@@ -269,15 +273,14 @@ class Plant:
     def _build_material_flow(self) -> None:
         """Warehouses and stock, layout and fleet: only when the scenario has those sections
         (without them materials are unlimited and transport is instantaneous)."""
-        from twin.materials import Inventory
-        from twin.transport import Fleet, Layout
-
         sc = self.scenario
         self.inventory: Inventory | None = None
         self.fleet: Fleet | None = None
         self.layout: Layout | None = None
         self.ibc_store = sc.layout.ibc_store if sc.layout is not None else None
-        if sc.materials:
+        if sc.materials:  # imported only when used (the transport package loads networkx)
+            from twin.materials import Inventory
+
             self.inventory = Inventory(self)
             if self.state is None:
                 self.inventory.start()
@@ -298,6 +301,8 @@ class Plant:
             if shipments:
                 self.env.process(self.inventory.shipments(shipments))
         if sc.layout is not None and sc.fleet is not None:
+            from twin.transport import Fleet, Layout
+
             self.layout = Layout(sc.layout, sc.fleet.speed)
             self.fleet = Fleet(self, sc.fleet, self.layout, charger_nodes(sc))
 
@@ -349,22 +354,29 @@ class Plant:
     # ------------------------------------------------------------------ order book
     def _release_orders(self):
         env, log = self.env, self.log
+        products = self.scenario.products
         for order in self.orders:
-            release = float(order.release)
-            if release > env.now:
-                yield env.timeout(release - env.now)
-            prod = self.scenario.products[order.product]
+            wait = float(order.release) - env.now
+            if wait > 0:
+                yield env.timeout(wait)
+            prod = products[order.product]
             n = max(1, math.ceil(order.quantity / prod.batch_size - 1e-9))
             last = order.quantity - (n - 1) * prod.batch_size
             state = _OrderState(order, n, sizes=[prod.batch_size] * (n - 1) + [last])
             self._orders[order.id] = state
+            # positional (unit, batch, order, product, step, state, value, detail): once per
+            # order; the codes are taken in this order (it numbers the log's strings)
+            order_c, product_c = log.code(order.id), log.code(order.product)
             log.emit(
                 K_ORDER_RELEASE,
-                order=log.code(order.id),
-                product=log.code(order.product),
-                value=float(order.due),
-                step=order.priority,
-                detail=log.code(repr(float(order.quantity))),
+                -1,
+                -1,
+                order_c,
+                product_c,
+                order.priority,
+                -1,
+                float(order.due),
+                log.code(repr(float(order.quantity))),
             )
             for k in range(n):
                 self._start_batch(state, state.sizes[k])
@@ -387,7 +399,7 @@ class Plant:
             size,
             float(o.due),
             o.priority,
-            self.rng("batch", o.id, str(state.made)),
+            self._batch_stream(o.id, state.made),
         )
         self._next_batch += 1
         self.open_batches += 1
@@ -405,11 +417,8 @@ class Plant:
         self.open_batches -= 1
         if state.released == state.batches_needed:
             del self._orders[batch.order]
-            self.log.emit(
-                K_ORDER_COMPLETE,
-                order=self.log.code(batch.order),
-                product=self.log.code(batch.product),
-            )
+            log = self.log
+            log.emit(K_ORDER_COMPLETE, -1, -1, log.code(batch.order), log.code(batch.product))
         self._check_done()
 
     def scrap(self, batch: Batch, step: int, reason: str) -> None:

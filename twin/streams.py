@@ -26,11 +26,11 @@ import hashlib
 import math
 import struct
 from bisect import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
 from typing import TypeVar
 
-__all__ = ["Stream", "stream"]
+__all__ = ["Stream", "batch_streams", "stream"]
 
 T = TypeVar("T")
 
@@ -129,3 +129,15 @@ class Stream:
 def stream(seed: int, replication: int, *key: str) -> Stream:
     """The generator for one entity and purpose: ``stream(7, 0, "unit", "press_1", "failures")``."""
     return Stream("\x1f".join((str(seed), str(replication), *key)).encode())
+
+
+def batch_streams(seed: int, replication: int) -> Callable[[str, int], Stream]:
+    """``make(order, index)``: the stream of a batch, ``stream(seed, replication, "batch",
+    order, str(index))``, built without joining the common part of the key again (a plant
+    makes one per batch)."""
+    head = f"{seed}\x1f{replication}\x1fbatch\x1f"
+
+    def make(order: str, index: int) -> Stream:
+        return Stream(f"{head}{order}\x1f{index}".encode())
+
+    return make

@@ -352,7 +352,8 @@ class Exponential(_Dist):
         return self.mean_
 
     def sample(self, rng: Rng) -> float:
-        return rng.expovariate(1.0 / self.mean_) if self.mean_ > 0 else 0.0
+        mean = self.mean_
+        return rng.expovariate(1.0 / mean) if mean > 0 else 0.0
 
     def remaining(self, rng: Rng, elapsed: float) -> float:
         return self.sample(rng)  # memoryless

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats
 
 from twin.simulate import simulate
-from twin.streams import stream
+from twin.streams import batch_streams, stream
 
 from ..conftest import DATA
 from .helpers import events, load_data
@@ -139,3 +139,10 @@ def test_a_unit_handed_straight_to_the_next_batch_logs_no_idle_spell():
     ]
     # the run ends when the last order is done, at 7 h
     assert run.kpis["state_share"]["m1"]["processing"] == 6 / 7
+
+
+def test_batch_streams_are_the_keyed_streams():
+    make = batch_streams(7, 2)
+    for order, index in (("p-00001", 1), ("a/b", 12)):
+        a, b = stream(7, 2, "batch", order, str(index)), make(order, index)
+        assert [a.random() for _ in range(20)] == [b.random() for _ in range(20)]
