@@ -306,16 +306,25 @@ class ApsBuilder:
     """Builds ``ApsData`` order by order (``ApsData.from_scenario``, planning from a plant
     state in ``optimizer.aps_state``)."""
 
-    def __init__(self, sc: Scenario, quantile: float | None, qc_offset: bool, staff: bool,
-                 due_margin: float = 0.0, hold_slack: float = 0.0) -> None:
+    def __init__(
+        self,
+        sc: Scenario,
+        quantile: float | None,
+        qc_offset: bool,
+        staff: bool,
+        due_margin: float = 0.0,
+        hold_slack: float = 0.0,
+    ) -> None:
         self.sc, self.quantile, self.qc_offset, self.staff = sc, quantile, qc_offset, staff
         self.due_margin, self.hold_slack = due_margin, hold_slack
         offset = week_offset(sc.start.weekday(), sc.start.hour + sc.start.minute / 60)
         self.offset = offset
         self.pool_names = list(sc.staff) if staff else []
-        self.pools = [
-            PoolData(q, p.count, self._calendar(p.shift)) for q, p in sc.staff.items()
-        ] if staff else []
+        self.pools = (
+            [PoolData(q, p.count, self._calendar(p.shift)) for q, p in sc.staff.items()]
+            if staff
+            else []
+        )
         self.units: list[UnitData] = []
         self.by_class: dict[str, list[int]] = {}
         for name, uid in sc.unit_names():
@@ -324,27 +333,36 @@ class ApsBuilder:
             cl = ec.cleaning
             m = ec.maintenance
             self.by_class.setdefault(spec.equipment_class, []).append(len(self.units))
-            self.units.append(UnitData(
-                name=name,
-                cls=spec.equipment_class,
-                calendar=self._calendar(spec.shift or ec.shift),
-                minor=self._d(cl.minor),
-                major=self._d(cl.major),
-                matrix={f: {t: self._d(d) for t, d in row.items()} for f, row in cl.matrix.items()},
-                campaign_batches=cl.campaign_batches,
-                campaign=self._d(cl.campaign) if cl.campaign is not None else 0.0,
-                dirty_hold=cl.dirty_hold,
-                clean_hold=cl.clean_hold,
-                needs_cleaning=bool(cl.minor.mean or cl.major.mean or cl.matrix
-                                    or (cl.campaign and cl.campaign.mean)),
-                clean_staff=self._need(cl.operators.qualification, cl.operators.count)
-                if cl.operators else None,
-                maint_every=m.every if m else None,
-                maint_every_batches=m.every_batches if m else None,
-                maint_duration=self._d(m.duration) if m else 0.0,
-                maint_staff=self._need(m.qualification, 1) if m and m.qualification else None,
-                cleaning=cl,
-            ))
+            self.units.append(
+                UnitData(
+                    name=name,
+                    cls=spec.equipment_class,
+                    calendar=self._calendar(spec.shift or ec.shift),
+                    minor=self._d(cl.minor),
+                    major=self._d(cl.major),
+                    matrix={
+                        f: {t: self._d(d) for t, d in row.items()} for f, row in cl.matrix.items()
+                    },
+                    campaign_batches=cl.campaign_batches,
+                    campaign=self._d(cl.campaign) if cl.campaign is not None else 0.0,
+                    dirty_hold=cl.dirty_hold,
+                    clean_hold=cl.clean_hold,
+                    needs_cleaning=bool(
+                        cl.minor.mean
+                        or cl.major.mean
+                        or cl.matrix
+                        or (cl.campaign and cl.campaign.mean)
+                    ),
+                    clean_staff=self._need(cl.operators.qualification, cl.operators.count)
+                    if cl.operators
+                    else None,
+                    maint_every=m.every if m else None,
+                    maint_every_batches=m.every_batches if m else None,
+                    maint_duration=self._d(m.duration) if m else 0.0,
+                    maint_staff=self._need(m.qualification, 1) if m and m.qualification else None,
+                    cleaning=cl,
+                )
+            )
         self.ops: list[OpData] = []
         self.batches: list[BatchData] = []
         self.orders: list[OrderData] = []
@@ -369,10 +387,16 @@ class ApsBuilder:
             return None
         return (self.pool_names.index(qualification), count)
 
-    def add_order(self, o: PlannedOrder, sizes: list[float] | None = None,
-                  first_index: int = 1, ready: list[float] | None = None,
-                  first_step: list[int] | None = None, holds: list[int] | None = None,
-                  pinned: list[int] | None = None) -> None:
+    def add_order(
+        self,
+        o: PlannedOrder,
+        sizes: list[float] | None = None,
+        first_index: int = 1,
+        ready: list[float] | None = None,
+        first_step: list[int] | None = None,
+        holds: list[int] | None = None,
+        pinned: list[int] | None = None,
+    ) -> None:
         """Batches of an order (re-planning: some, from ``first_step``, ready at ``ready``,
         blocking unit ``holds``, the first step pinned to unit ``pinned``)."""
         prod = self.sc.products[o.product]
@@ -394,31 +418,58 @@ class ApsBuilder:
                 step = prod.recipe[s]
                 scale = size / step.scale_reference if step.scale_reference else 1.0
                 ops.append(len(self.ops))
-                self.ops.append(OpData(
-                    index=len(self.ops), batch=bi, step=s, cls=step.equipment_class,
-                    units=(pinned[k],) if pinned and pinned[k] >= 0 and s == s0
-                    else tuple(self.by_class[step.equipment_class]),
-                    dur=self._d(step.duration) * scale, setup=self._d(step.setup),
-                    staff=self._need(step.operators.qualification, step.operators.count)
-                    if step.operators else None,
-                    max_hold=self._hold(step) if s + 1 < len(prod.recipe) else None,
-                    direct=step.transfer == "direct" and s + 1 < len(prod.recipe),
-                ))
+                self.ops.append(
+                    OpData(
+                        index=len(self.ops),
+                        batch=bi,
+                        step=s,
+                        cls=step.equipment_class,
+                        units=(pinned[k],)
+                        if pinned and pinned[k] >= 0 and s == s0
+                        else tuple(self.by_class[step.equipment_class]),
+                        dur=self._d(step.duration) * scale,
+                        setup=self._d(step.setup),
+                        staff=self._need(step.operators.qualification, step.operators.count)
+                        if step.operators
+                        else None,
+                        max_hold=self._hold(step) if s + 1 < len(prod.recipe) else None,
+                        direct=step.transfer == "direct" and s + 1 < len(prod.recipe),
+                    )
+                )
             r = ready[k] if ready else float(o.release)
-            self.batches.append(BatchData(f"{o.id}/{first_index + k}", oi, o.product, size, r,
-                                          tuple(ops), holds[k] if holds else -1))
+            self.batches.append(
+                BatchData(
+                    f"{o.id}/{first_index + k}",
+                    oi,
+                    o.product,
+                    size,
+                    r,
+                    tuple(ops),
+                    holds[k] if holds else -1,
+                )
+            )
             bis.append(bi)
-        self.orders.append(OrderData(o.id, o.product, float(o.release), due,
-                                     _weight(o.priority), tuple(bis)))
+        self.orders.append(
+            OrderData(o.id, o.product, float(o.release), due, _weight(o.priority), tuple(bis))
+        )
 
-    def build(self, t0: float = 0.0, starts: dict[int, UnitStart] | None = None,
-              busy: tuple = ()) -> ApsData:
+    def build(
+        self, t0: float = 0.0, starts: dict[int, UnitStart] | None = None, busy: tuple = ()
+    ) -> ApsData:
         units = self.units
         if starts:
             units = [
                 UnitData(**{**{f: getattr(u, f) for f in UnitData.__slots__}, "start": starts[i]})
-                if i in starts else u
+                if i in starts
+                else u
                 for i, u in enumerate(units)
             ]
-        return ApsData(tuple(self.ops), tuple(self.batches), tuple(self.orders), tuple(units),
-                       tuple(self.pools), t0, tuple(busy))
+        return ApsData(
+            tuple(self.ops),
+            tuple(self.batches),
+            tuple(self.orders),
+            tuple(units),
+            tuple(self.pools),
+            t0,
+            tuple(busy),
+        )

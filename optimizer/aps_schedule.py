@@ -110,8 +110,12 @@ class Schedule:
     activities: tuple[Activity, ...] = ()
 
     def cost(self, objective: Objective) -> float:
-        return (objective.tardiness * self.tardiness + objective.makespan * self.makespan
-                + objective.cleaning * self.cleaning + HOLD_PENALTY * self.hold_violation)
+        return (
+            objective.tardiness * self.tardiness
+            + objective.makespan * self.makespan
+            + objective.cleaning * self.cleaning
+            + HOLD_PENALTY * self.hold_violation
+        )
 
 
 class _Pools:
@@ -138,8 +142,9 @@ class _Pools:
             p, d = j.pop()
             self.buckets[p][d].pop()
 
-    def grant(self, p: int, t: float, length: float, n: int,
-              extra: list[tuple[int, float, float, int]]) -> float:
+    def grant(
+        self, p: int, t: float, length: float, n: int, extra: list[tuple[int, float, float, int]]
+    ) -> float:
         """Earliest time >= t at which n staff of pool p are on shift and free for length h."""
         if not math.isfinite(t):
             return math.inf
@@ -156,12 +161,16 @@ class _Pools:
             lo, hi = g, g + length
             # a booking spanning several days sits in several buckets: count it once, by
             # identity (two bookings of equal times and size are two bookings, not one)
-            found = {id(iv): iv for d in range(int(lo // _DAY), int(hi // _DAY) + 1)
-                     for iv in self.buckets[p].get(d, ())
-                     if iv[0] < hi - _EPS and iv[1] > lo + _EPS}
+            found = {
+                id(iv): iv
+                for d in range(int(lo // _DAY), int(hi // _DAY) + 1)
+                for iv in self.buckets[p].get(d, ())
+                if iv[0] < hi - _EPS and iv[1] > lo + _EPS
+            }
             ivs = list(found.values())
-            ivs.extend(iv[1:] for iv in extra
-                       if iv[0] == p and iv[1] < hi - _EPS and iv[2] > lo + _EPS)
+            ivs.extend(
+                iv[1:] for iv in extra if iv[0] == p and iv[1] < hi - _EPS and iv[2] > lo + _EPS
+            )
             if not ivs:
                 if n <= pool.count:
                     return g
@@ -214,8 +223,9 @@ class _Decoder:
         self.violation = 0.0
         self.acts: list[Activity] = []
 
-    def _book(self, staff: tuple[int, int] | None, t: float, length: float, extra: list,
-              mine: list) -> float:
+    def _book(
+        self, staff: tuple[int, int] | None, t: float, length: float, extra: list, mine: list
+    ) -> float:
         """When staff ``(pool, count)`` can start ``length`` hours of work at or after ``t``
         (booked in ``mine``); ``t`` itself without staff."""
         if staff is None:
@@ -226,8 +236,7 @@ class _Decoder:
         return g
 
     # ------------------------------------------------------------------ one unit, one step
-    def _advance(self, ui: int, st: list, t: float, extra: list, mine: list,
-                 acts: list) -> float:
+    def _advance(self, ui: int, st: list, t: float, extra: list, mine: list, acts: list) -> float:
         """Run the unit's own work (maintenance, dirty-hold full cleans) that comes before it
         can be claimed at or after ``t``; returns the claim time and updates ``st``."""
         u = self.data.units[ui]
@@ -326,8 +335,13 @@ class _Decoder:
         g = self._book(op.staff, t, op.setup + op.dur, extra, mine)
         s = g + op.setup
         e = s + op.dur
-        st[CLS] = CleanState(DIRTY if u.needs_cleaning else cs.cleanliness, product,
-                             cs.campaign_count + 1, cs.clean_since, e)
+        st[CLS] = CleanState(
+            DIRTY if u.needs_cleaning else cs.cleanliness,
+            product,
+            cs.campaign_count + 1,
+            cs.clean_since,
+            e,
+        )
         st[NBM] += 1
         if u.maint_every_batches is not None and st[NBM] >= u.maint_every_batches:
             st[PENDING] = True
@@ -351,8 +365,9 @@ class _Decoder:
             self.acts.extend(acts)  # (one may start after ``until``: the twin gates it)
 
     # ------------------------------------------------------------------ segments
-    def schedule_segment(self, seg_ops: tuple[int, ...], ready: float,
-                         assign: dict[int, int] | None) -> None:
+    def schedule_segment(
+        self, seg_ops: tuple[int, ...], ready: float, assign: dict[int, int] | None
+    ) -> None:
         data = self.data
         lb = [0.0] * len(seg_ops)
         best = None
@@ -428,8 +443,9 @@ class _Decoder:
         return times, trial, extra, clean, acts
 
 
-def decode(data: ApsData, segments: list[Segment], order: list[int],
-           assign: dict[int, int] | None = None) -> Schedule:
+def decode(
+    data: ApsData, segments: list[Segment], order: list[int], assign: dict[int, int] | None = None
+) -> Schedule:
     """Schedule the segments in ``order`` (segment indices; a segment listed before its
     batch's previous one waits for it)."""
     return Evaluator(data, segments, assign, every=0).evaluate(order)
@@ -442,8 +458,13 @@ class Evaluator:
     ``evaluate(order, changed_from)`` decodes; ``accept()`` makes that list the reference.
     """
 
-    def __init__(self, data: ApsData, segments: list[Segment],
-                 assign: dict[int, int] | None = None, every: int = 16) -> None:
+    def __init__(
+        self,
+        data: ApsData,
+        segments: list[Segment],
+        assign: dict[int, int] | None = None,
+        every: int = 16,
+    ) -> None:
         self.data, self.segments, self.assign, self.every = data, segments, assign, every
         self.dec = _Decoder(data)
         init = self._checkpoint([0] * len(data.batches), [b.ready for b in data.batches], {})
@@ -453,9 +474,16 @@ class Evaluator:
 
     def _checkpoint(self, nxt, ready, waiting) -> tuple:
         dec = self.dec
-        return ([list(st) for st in dec.states], len(dec.pools.journal), list(nxt), list(ready),
-                {b: dict(w) for b, w in waiting.items() if w}, dec.cleaning, dec.violation,
-                len(dec.acts))
+        return (
+            [list(st) for st in dec.states],
+            len(dec.pools.journal),
+            list(nxt),
+            list(ready),
+            {b: dict(w) for b, w in waiting.items() if w},
+            dec.cleaning,
+            dec.violation,
+            len(dec.acts),
+        )
 
     def _restore(self, cp: tuple):
         states, mark, nxt, ready, waiting, cleaning, violation, acts = cp
@@ -502,15 +530,27 @@ class Evaluator:
         tard = []
         total = 0.0
         for o in data.orders:
-            c = max((ends[data.batches[b].ops[-1]] for b in o.batches if data.batches[b].ops),
-                    default=0.0)
+            c = max(
+                (ends[data.batches[b].ops[-1]] for b in o.batches if data.batches[b].ops),
+                default=0.0,
+            )
             t = max(0.0, c - o.due)
             tard.append(t)
             total += o.weight * t
         mk = max(ends, default=0.0)
-        return Schedule(tuple(dec.unit), tuple(dec.disp), tuple(dec.cln), tuple(dec.start),
-                        tuple(ends), total, mk, dec.cleaning, dec.violation, tuple(tard),
-                        tuple(dec.acts))
+        return Schedule(
+            tuple(dec.unit),
+            tuple(dec.disp),
+            tuple(dec.cln),
+            tuple(dec.start),
+            tuple(ends),
+            total,
+            mk,
+            dec.cleaning,
+            dec.violation,
+            tuple(tard),
+            tuple(dec.acts),
+        )
 
     def accept(self) -> None:
         """The last evaluated list becomes the reference."""

@@ -59,13 +59,21 @@ def dispatch_lists(data: ApsData, segments: list[Segment]) -> dict[str, list[int
         if rule == "priority":
             return lambda s: (-o[b[s.batch].order].weight, o[b[s.batch].order].due, *base(s))
         if rule == "min_changeover":
-            return lambda s: (math.floor(o[b[s.batch].order].due / 168.0), b[s.batch].product,
-                              est[s.index], *base(s))
+            return lambda s: (
+                math.floor(o[b[s.batch].order].due / 168.0),
+                b[s.batch].product,
+                est[s.index],
+                *base(s),
+            )
         if rule == "slack":
             return lambda s: (o[b[s.batch].order].due - tail[s.index], *base(s))
         if rule == "campaign":
-            return lambda s: (math.floor(est[s.index] / 72.0), b[s.batch].product, est[s.index],
-                              *base(s))
+            return lambda s: (
+                math.floor(est[s.index] / 72.0),
+                b[s.batch].product,
+                est[s.index],
+                *base(s),
+            )
         raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")
 
     def first_held(rule: str) -> Callable[[Segment], tuple]:
@@ -75,8 +83,9 @@ def dispatch_lists(data: ApsData, segments: list[Segment]) -> dict[str, list[int
     return {r: [s.index for s in sorted(segments, key=first_held(r))] for r in RULES}
 
 
-def list_from_sequence(data: ApsData, segments: list[Segment],
-                       sequence: list[tuple[str, int]]) -> list[int]:
+def list_from_sequence(
+    data: ApsData, segments: list[Segment], sequence: list[tuple[str, int]]
+) -> list[int]:
     """A segment list that places segments in the order their first steps appear in
     ``sequence`` ((batch key, step) pairs: a run of the twin by claim, a plan's operations);
     segments it does not name follow in fifo order. (Placing the twin's unit choices too
@@ -105,9 +114,12 @@ def list_from_sequence(data: ApsData, segments: list[Segment],
     return merged
 
 
-def best_rule(data: ApsData, segments: list[Segment], objective: Objective,
-              extra: dict[str, list[int]] | None = None,
-              ) -> tuple[str, list[int], Schedule, dict[str, float]]:
+def best_rule(
+    data: ApsData,
+    segments: list[Segment],
+    objective: Objective,
+    extra: dict[str, list[int]] | None = None,
+) -> tuple[str, list[int], Schedule, dict[str, float]]:
     """Decode every rule's list (and the ``extra`` named lists); return the best (name, list,
     schedule) and all costs."""
     best = None
@@ -121,9 +133,15 @@ def best_rule(data: ApsData, segments: list[Segment], objective: Objective,
     return (*best, costs)
 
 
-def anneal(data: ApsData, segments: list[Segment], order: list[int], objective: Objective,
-           deadline: float, rng: random.Random,
-           max_iter: int | None = None) -> tuple[list[int], Schedule, int]:
+def anneal(
+    data: ApsData,
+    segments: list[Segment],
+    order: list[int],
+    objective: Objective,
+    deadline: float,
+    rng: random.Random,
+    max_iter: int | None = None,
+) -> tuple[list[int], Schedule, int]:
     """Simulated annealing on the segment list until ``deadline`` (perf_counter seconds) or
     ``max_iter`` moves. Returns the best list, its schedule and the number of moves."""
     cur = list(order)
@@ -149,7 +167,7 @@ def anneal(data: ApsData, segments: list[Segment], order: list[int], objective: 
             break
         it += 1
         frac = (now - t_start) / span if max_iter is None else it / max_iter
-        temp = temp0 * (0.001 ** frac)
+        temp = temp0 * (0.001**frac)
         cand = list(cur)
         if rng.random() < 0.5:
             i = rng.randrange(n)
