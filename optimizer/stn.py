@@ -221,7 +221,7 @@ def solve_monolithic(
             instance=data.name,
             status=status,
             objective=None,
-            bound=_round(res.bound),
+            bound=round_objective(res.bound),
             seconds=time.perf_counter() - started,
             solver=options.name,
             mode="monolithic",
@@ -236,8 +236,8 @@ def solve_monolithic(
     tidied = tidy(m, md, options, check.objective, started)
     if tidied is not None:
         schedule, check = tidied
-    objective = _round(check.objective)
-    bound = _round(res.bound)
+    objective = round_objective(check.objective)
+    bound = round_objective(res.bound)
     if bound is not None and bound < objective:
         bound = objective  # within the solver's tolerance: a bound is never below a schedule
     status = res.status if res.status in ("optimal", "time_limit") else "feasible"
@@ -371,6 +371,6 @@ def set_warm_start(m: Any, md: StnModelData, schedule: StnSchedule) -> None:
             m.S[s, k].set_value(level if cap is None else min(cap, level), skip_validation=True)
 
 
-def _round(x: float | None) -> float | None:
+def round_objective(x: float | None) -> float | None:
     """Objective values to 1e-6: solver noise (2744.3749999998) is not a result."""
     return None if x is None else round(x, 6) + 0.0

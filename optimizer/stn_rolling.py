@@ -23,7 +23,13 @@ import time
 from dataclasses import dataclass, replace
 
 from optimizer.solvers import SolverOptions, solve_model
-from optimizer.stn import LP_BOUND_MAX_STARTS, StnResult, _round, extract_schedule, verified
+from optimizer.stn import (
+    LP_BOUND_MAX_STARTS,
+    StnResult,
+    extract_schedule,
+    round_objective,
+    verified,
+)
 from optimizer.stn_check import Batch, StnSchedule, check_schedule
 from optimizer.stn_data import (
     BatchInProgress,
@@ -172,7 +178,7 @@ def solve_rolling(
                 stages=tuple(stages),
             )
     check = verified(data, schedule, None)
-    objective = _round(check.objective)
+    objective = round_objective(check.objective)
     if bound is not None and bound < objective:
         bound = objective
     proven = bound is not None and bound <= objective + 1e-9 * max(1.0, abs(objective))
@@ -227,7 +233,7 @@ def lp_bound(
     }
     if res.status != "optimal" or res.objective is None:
         return None, stage
-    return _round(res.objective), stage
+    return round_objective(res.objective), stage
 
 
 def window_data(
