@@ -139,8 +139,9 @@ def run_instance(name: str, args: argparse.Namespace) -> dict:
     return out
 
 
-def _one(name: str, args: argparse.Namespace, mode: str, plan: Plan | None, seed: int,
-         rep: int) -> float:
+def _one(
+    name: str, args: argparse.Namespace, mode: str, plan: Plan | None, seed: int, rep: int
+) -> float:
     """The objective of replication ``rep`` of instance ``name`` under a rule or a plan mode
     (run in a worker process)."""
     sc = instance(name, args.weeks, 0)
@@ -179,8 +180,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--weeks", type=int, default=4)
     ap.add_argument("--instances", nargs="+", default=["loose", "tight"])
-    ap.add_argument("--due-margin", type=float, default=0.0,
-                    help="hours of safety margin the plan keeps before due dates")
+    ap.add_argument(
+        "--due-margin",
+        type=float,
+        default=0.0,
+        help="hours of safety margin the plan keeps before due dates",
+    )
     ap.add_argument("--replan-every", type=float, default=12.0)
     ap.add_argument("--replan-time-limit", type=float, default=0.5)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -202,8 +207,10 @@ def main() -> None:
     result["goal_met"] = goal
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, default=float))
-    print(f"goal (>= 90% of replications and >= 5% on the mean, every seed and instance): "
-          f"{'met' if goal else 'not met'}")
+    print(
+        f"goal (>= 90% of replications and >= 5% on the mean, every seed and instance): "
+        f"{'met' if goal else 'not met'}"
+    )
 
 
 if __name__ == "__main__":

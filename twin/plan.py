@@ -500,5 +500,3 @@ def check_replanning(
             )
     if not (_number_ok(freeze) and 0 <= freeze <= MAX_PLAN_HOURS):
         raise ScenarioError("--freeze", "", freeze, "a duration >= 0")
-
-

@@ -22,8 +22,13 @@ def four_weeks():
 @pytest.mark.parametrize("seed", [1, 4])
 def test_plan_with_replanning_finishes_every_batch(four_weeks, seed):
     sc, plan = four_weeks
-    run = simulate(sc, seed=seed, plan=plan, planner=ApsPlanner(time_limit=0.3, seed=0),
-                   replan_on=("breakdown", "scrap"))
+    run = simulate(
+        sc,
+        seed=seed,
+        plan=plan,
+        planner=ApsPlanner(time_limit=0.3, seed=0),
+        replan_on=("breakdown", "scrap"),
+    )
     k = run.kpis
     assert k["batches"]["wip_at_end"] == 0
     assert k["window_h"]["end"] < sc.simulation.horizon

@@ -192,7 +192,9 @@ def test_an_unreadable_file_is_named(tmp_path):
 def test_bad_instance_files_are_named(tmp_path, files):
     for fmt in ("jsplib", "fjsp", "stn"):
         for kind in ("missing", "empty", "binary", "folder"):
-            assert str(files[kind]) in bad("plan", "--format", fmt, files[kind], "--time-limit", "1")
+            assert str(files[kind]) in bad(
+                "plan", "--format", fmt, files[kind], "--time-limit", "1"
+            )
     for kind in ("missing", "folder"):
         assert str(files[kind]) in bad("route", "--format", "vrplib", files[kind])
         assert str(files[kind]) in bad("route", files[kind])

@@ -212,7 +212,9 @@ def test_one_loader_for_set_values_too():
     from twin.variants import parse_override
 
     with pytest.raises(ScenarioError):
-        parse_override("units.gran_1.count=" + BILLION_LAUGHS.replace("\n", " ")[:0] + "{a: 1, a: 2}")
+        parse_override(
+            "units.gran_1.count=" + BILLION_LAUGHS.replace("\n", " ")[:0] + "{a: 1, a: 2}"
+        )
     bad_start = parse_override("start=2026-02-30")
     assert bad_start.value == "2026-02-30"  # text; the schema reports it with its path
     from twin.variants import resolve

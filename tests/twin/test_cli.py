@@ -49,7 +49,12 @@ def test_run_json_and_out_dir(tmp_path):
     assert r.returncode == 0, r.stderr
     kpis = json.loads(r.stdout)
     assert kpis["seed"] == 7 and kpis["batches"]["qc_released"] > 0
-    assert sorted(p.name for p in out.iterdir()) == ["events.parquet", "kpis.json", "meta.json", "scenario.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "events.parquet",
+        "kpis.json",
+        "meta.json",
+        "scenario.yaml",
+    ]
     assert pq.read_table(out / "events.parquet").num_rows == kpis["events"]
     assert json.loads((out / "kpis.json").read_text()) == kpis
     # the stored resolved scenario validates and runs to the same KPIs
