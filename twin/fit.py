@@ -16,7 +16,10 @@ failures, maintenance, qc, orders), and ``keep_consistent`` keeps the scenario's
 the log does not contradict it: a likelihood-ratio test of the scenario's own distribution
 against the fitted one (``2 (log L_fit - log L_scenario)`` against chi-squared with the fitted
 family's number of parameters, at ``alpha``), so a handful of observations that happen to
-average 10% off do not replace a value the plant was designed with.
+average 10% off do not replace a value the plant was designed with. ``scale_below`` fits a
+quantity with fewer uncensored observations than that as the scenario's own distribution times
+one factor (``twin.fit_scale``): the shape the plant was designed with is kept, and the few
+observations say only whether it runs faster or slower.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from twin.fit_dist import FAMILIES, Sample
 from twin.fit_dist import family as get_family
 from twin.fit_log import FitError, Observed, format_path, observations
 from twin.fit_report import write_report
-from twin.fit_stats import Candidate, Gof, empirical_fit, fit_sample
+from twin.fit_stats import Candidate, DistFit, Gof, empirical_fit, fit_sample
 from twin.fit_variant import writable_families, write_variant
 from twin.scenario import Scenario, ScenarioError, load_dict, parse_time, read_yaml
 
@@ -219,6 +222,7 @@ def fit_log(
     min_n: int = 5,
     only: Sequence[str] | None = None,
     keep_consistent: bool = False,
+    scale_below: int = 0,
     seed: int = 0,
     source: str = "LOG",
     progress: Callable[[int, int, str], None] | None = None,
@@ -232,11 +236,14 @@ def fit_log(
     parametric bootstrap replicates (0: no intervals, no GOF); ``seed`` makes them repeatable;
     ``source`` names the log in messages; ``progress(done, total, path)`` is called after each
     quantity. ``only`` (groups of ``GROUPS``) and ``keep_consistent`` (a likelihood-ratio test
-    at ``alpha`` against the scenario's value) narrow what is written; see the module docstring.
+    at ``alpha`` against the scenario's value) narrow what is written, and ``scale_below``
+    fits small samples as the scenario's distribution times a factor; see the module docstring.
     Raises :class:`FitError` (bad options, a log that does not match the scenario) and
     :class:`~twin.scenario.ScenarioError` (a bad scenario file)."""
     fams, empirical = _options(families, alpha, bootstrap, criterion, min_n)
     kinds = _kinds(only)
+    if isinstance(scale_below, bool) or not isinstance(scale_below, int) or scale_below < 0:
+        raise FitError(f"--scale-below: bad value {scale_below!r}: expected a whole number >= 0")
     sc, base_data, base_path = _scenario(scenario)
     until_h = parse_until(until, sc)
     obs, window = observations(sc, table, until_h, source)
@@ -244,6 +251,7 @@ def fit_log(
     for done, o in enumerate(obs, 1):
         rng = np.random.default_rng([seed, zlib.crc32(format_path(o.path).encode())])
         ok = writable_families(base_data, o.path) if o.patchable else (lambda f: True)
+        scaled = None
         if (
             o.discrete
             and o.sample.n_exact >= min_n
@@ -252,6 +260,8 @@ def fit_log(
             and ok("empirical")
         ):
             fit = empirical_fit(o.sample.exact)
+        elif (scaled := _scaled(o, scale_below, min_n, ok)) is not None:
+            fit = scaled
         else:
             fit = fit_sample(
                 o.sample,
@@ -271,7 +281,8 @@ def fit_log(
             if kinds is not None and o.kind not in kinds:
                 why = f"not asked for (--only {','.join(only or ())})"
             elif keep_consistent:
-                why = consistent_with_base(o.sample, o.base, fit.family, fit.theta, alpha)
+                df = 1 if fit is scaled else None
+                why = consistent_with_base(o.sample, o.base, fit.family, fit.theta, alpha, df)
             if why is not None:
                 written = None
         out.append(_quantity(o, fit, written, alpha, why))
@@ -375,14 +386,20 @@ def base_theta(base: Any) -> tuple[str, tuple[float, ...]] | None:
 
 
 def consistent_with_base(
-    sample: Sample, base: Any, fitted: str, theta: tuple[float, ...], alpha: float
+    sample: Sample,
+    base: Any,
+    fitted: str,
+    theta: tuple[float, ...],
+    alpha: float,
+    df: int | None = None,
 ) -> str | None:
     """Why the scenario's value stays (a sentence), or None if the log contradicts it.
 
     The likelihood-ratio statistic ``2 (log L_fit - log L_scenario)`` is compared with the
-    chi-squared distribution with as many degrees of freedom as the fitted family has
-    parameters: exact asymptotically when the scenario's family is the fitted one (nested, the
-    scenario's value a point of it), an approximation otherwise. A scenario distribution the
+    chi-squared distribution with ``df`` degrees of freedom (default: as many as the fitted
+    family has parameters; 1 for a factor on the scenario's distribution): exact
+    asymptotically when the scenario's family is the fitted one (nested, the scenario's value
+    a point of it), an approximation otherwise. A scenario distribution the
     data cannot have come from (an observation beyond a triangular's ``high``) has log L = -inf
     and is always replaced; one that cannot be scored (fixed, empirical) is replaced too."""
     from scipy import stats
@@ -395,10 +412,34 @@ def consistent_with_base(
     if not (math.isfinite(ll_base) and math.isfinite(ll_fit)):
         return None
     lr = max(0.0, 2.0 * (ll_fit - ll_base))
-    p = float(stats.chi2.sf(lr, get_family(fitted).k))
+    p = float(stats.chi2.sf(lr, df or get_family(fitted).k))
     if p < alpha:
         return None
     return (
         f"kept the scenario's value: the log does not contradict it (likelihood ratio "
         f"{lr:.2f}, p={p:.2g} >= alpha={alpha:g}, n={sample.n_exact})"
     )
+
+
+def _scaled(o: Observed, scale_below: int, min_n: int, ok: Callable[[str], bool]) -> DistFit | None:
+    """The scenario's distribution times the ML factor, for a sample of at least ``min_n`` and
+    fewer than ``scale_below`` uncensored observations (None otherwise)."""
+    from twin.fit_scale import fit_scale, scaled_theta
+
+    if not (min_n <= o.sample.n_exact < scale_below) or o.discrete or not o.patchable:
+        return None
+    bt = base_theta(o.base)
+    if bt is None or not ok(bt[0]):
+        return None
+    got = fit_scale(o.sample, bt)
+    if got is None:
+        return None
+    k, _ll = got
+    fam = get_family(bt[0])
+    th = scaled_theta(bt[0], bt[1], k)
+    note = (
+        f"the scenario's {bt[0]} times {k:.3g} (n={o.sample.n_exact} < {scale_below}: one "
+        "factor fitted, the scenario's shape kept)"
+    )
+    return DistFit("fitted", bt[0], fam.params(th), {}, fam.mean(th), None, (), None, None,
+                   (note,), th)  # fmt: skip

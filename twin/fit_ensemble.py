@@ -16,6 +16,9 @@ replications over the members (``twin.forecast.forecast(..., members=...)``) the
 parameter uncertainty into the prediction intervals, the way a Bayesian posterior predictive
 would, at no extra cost per replication.
 
+A quantity fitted as a factor on the scenario's distribution (``twin.fit_scale``, small samples)
+moves only by its factor, refitted and reflected the same way.
+
 Simplifications: censored observations are drawn as exact ones (the refit is then a little
 tighter than with the real censoring); each quantity is drawn independently.
 """
@@ -32,7 +35,7 @@ import numpy as np
 from twin.fit import FitResult, QuantityFit
 from twin.fit_dist import FAMILIES, Sample, family
 
-__all__ = ["ensemble", "member_theta"]
+__all__ = ["ensemble", "member_theta", "member_factor"]
 
 # per family: which internal parameters reflect on the log scale (the others linearly)
 _LOG_SCALE = {
@@ -75,6 +78,21 @@ def member_theta(
     return tuple(float(v) for v in out)
 
 
+def member_factor(
+    name: str, theta: tuple[float, ...], n: int, rng: np.random.Generator
+) -> tuple[float, ...]:
+    """As ``member_theta`` for a quantity fitted as a factor on the scenario's distribution
+    (``twin.fit_scale``): the factor is refitted on a sample of ``n`` and reflected on the log
+    scale (``1 / k*`` around the fit), the shape kept."""
+    from twin.fit_scale import fit_scale, scaled_theta
+
+    x = family(name).rvs(theta, max(n, 2), rng)
+    got = fit_scale(Sample.of(x), (name, tuple(theta)))
+    if got is None or not got[0] > 0:
+        return tuple(theta)
+    return scaled_theta(name, tuple(theta), 1.0 / got[0])
+
+
 def ensemble(result: FitResult, members: int, seed: int = 0) -> list[FitResult]:
     """``members`` FitResults whose written values are basic-bootstrap draws around the fit
     (see the module docstring); member 0 is the fit itself. Write each with
@@ -94,6 +112,9 @@ def _drawn(q: QuantityFit, seed: int, k: int) -> QuantityFit:
     if q.written is None or q.family not in FAMILIES or not q.theta or q.n < 2:
         return q
     rng = np.random.default_rng([seed, k, zlib.crc32(q.path.encode())])
-    th = member_theta(q.family, q.theta, q.n, rng)
     fam = family(q.family)
+    if any("one factor fitted" in n for n in q.notes):  # twin.fit_scale: only the factor moves
+        th = member_factor(q.family, q.theta, q.n, rng)
+    else:
+        th = member_theta(q.family, q.theta, q.n, rng)
     return dataclasses.replace(q, theta=th, params=fam.params(th), written=fam.spec(th))

@@ -194,7 +194,7 @@ def describe(q: QuantityFit, alpha: float, bootstrap: int, criterion: str) -> li
         lines.append(
             f"mean {_fmt(q.mean)} censored ML vs {_fmt(q.naive_mean)} naive (uncensored only)"
         )
-    lines.extend(n for n in q.notes if "prefers" in n or "rejected" in n)
+    lines.extend(n for n in q.notes if "prefers" in n or "rejected" in n or "one factor" in n)
     return lines
 
 

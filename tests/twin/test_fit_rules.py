@@ -92,3 +92,30 @@ def test_the_fit_command_takes_only_and_keep_consistent(tmp_path, tiny_log):
     assert all(r["path"].endswith(("duration", "lead_time")) for r in rows if r["written"])
     bad = subprocess.run([*args, "--only", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--only: bad value 'nope'" in bad.stderr
+
+
+def test_a_small_sample_scales_the_scenarios_distribution():
+    from twin.fit_scale import fit_scale, scaled_theta
+
+    rng = np.random.default_rng(8)
+    # 12 QC lead times of a lab 25% slower than its triangular(72, 96, 168)
+    x = rng.triangular(90.0, 120.0, 210.0, 12)
+    k, ll = fit_scale(Sample.of(x), ("triangular", (72.0, 96.0, 168.0)))
+    assert 1.1 < k < 1.4 and np.isfinite(ll)
+    assert scaled_theta("triangular", (72.0, 96.0, 168.0), 1.25) == (90.0, 120.0, 210.0)
+    mu, sd = scaled_theta("lognormal", (1.0, 0.5), 2.0)
+    assert mu == pytest.approx(1.0 + np.log(2.0)) and sd == 0.5
+    # right-censored failures: the factor of an exponential is the censored ML mean's ratio
+    s = Sample.of([50.0, 70.0, 90.0], right=[200.0])
+    k, _ = fit_scale(s, ("exponential", (100.0,)))
+    assert k == pytest.approx((50 + 70 + 90 + 200) / 3 / 100, rel=1e-4)
+
+
+def test_scale_below_fits_one_factor_and_keeps_the_shape(tiny_log):
+    res = fit_log(TINY, tiny_log, bootstrap=0, scale_below=10_000)
+    scaled = [q for q in res.fitted if any("one factor fitted" in n for n in q.notes)]
+    assert scaled
+    for q in scaled:
+        assert q.family == q.base["dist"] and not q.candidates
+    with pytest.raises(FitError, match="--scale-below: bad value -1"):
+        fit_log(TINY, tiny_log, bootstrap=0, scale_below=-1)

@@ -73,3 +73,14 @@ def test_a_forecast_over_members(tiny_fit):
     other = sc.model_copy(update={"name": "other"})
     with pytest.raises(ForecastError, match="members: plant 'other'"):
         forecast(sc, state, 96.0, 4, members=[other])
+
+
+def test_a_factor_moves_only_the_factor():
+    from twin.fit_ensemble import member_factor
+
+    rng = np.random.default_rng(2)
+    draws = [member_factor("triangular", (90.0, 120.0, 210.0), 12, rng) for _ in range(200)]
+    ratios = np.array([d[2] / 210.0 for d in draws])
+    for d, r in zip(draws, ratios, strict=True):
+        assert d == pytest.approx((90.0 * r, 120.0 * r, 210.0 * r))
+    assert 0.97 < np.median(ratios) < 1.03 and ratios.std() > 0.01

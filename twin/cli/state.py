@@ -405,6 +405,11 @@ def fit(
         typer.Option("--keep-consistent", help="Keep the scenario's value where the log does "
                      "not contradict it (likelihood-ratio test at 5%)."),
     ] = False,
+    scale_below: Annotated[
+        int,
+        typer.Option("--scale-below", help="Fit a quantity seen fewer times than this as the "
+                     "scenario's distribution times one factor (0: never)."),
+    ] = 0,
     seed: Seed = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace files twin did not write.")]
     = False,
@@ -417,6 +422,7 @@ def fit(
     from twin.fit import fit_log, write_report, write_variant
 
     check_int("--bootstrap", bootstrap, 0, 10_000)
+    check_int("--scale-below", scale_below, 0, 1_000_000)
     check_seed("--seed", seed)
     check_output_file("--out", out_file, force, _is_fitted_variant, "a fitted variant")
     if report is not None:
@@ -427,7 +433,8 @@ def fit(
     cut = None if until is None else parse_instant("--until", until, sc.start)
     res = _with_steps(
         lambda cb: fit_log(scenario, table, until=cut, bootstrap=bootstrap, criterion=criterion,
-                           only=groups, keep_consistent=keep_consistent, seed=seed,
+                           only=groups, keep_consistent=keep_consistent,
+                           scale_below=scale_below, seed=seed,
                            source=str(log), progress=cb),
         quiet=as_json,
     )  # fmt: skip
