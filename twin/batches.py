@@ -32,7 +32,6 @@ from twin.rules import TIME_TOL, hold_violated
 from twin.scenario import Product, QCSpec
 
 if TYPE_CHECKING:
-    from twin.dispatch import ClassQueue
     from twin.equipment import Unit
     from twin.materials import Pick
     from twin.plant import Plant
@@ -138,13 +137,14 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
     table = _step_table(plant, batch.product)
     for i in range(first, len(recipe)):
         step = recipe[i]
-        queue, mean_h, ideal_h, fixed_setup = table[i]
-        scale = batch.size / step.scale_reference if step.scale_reference else 1.0
+        (queue, mean_h, ideal_h, fixed_setup, scale_ref, consumes, ops, draw, produces, max_hold,
+         direct) = table[i]  # fmt: skip
+        scale = batch.size / scale_ref if scale_ref else 1.0
         staff = None
         if stage == 0:  # take a unit (materials first, if the step needs some)
             needs: dict[str, float] = {}
-            if step.consumes and inventory is not None:
-                needs = _needs(plant, batch, i, step.consumes, carry)
+            if consumes and inventory is not None:
+                needs = _needs(plant, batch, i, consumes, carry)
             while True:
                 if needs:  # wait until the materials are there before queueing for a unit
                     ready = inventory.wait_for(batch.id, i, needs)
@@ -225,8 +225,8 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
                 setup = step.setup.remaining(batch.rng, done)
         else:
             setup = 0.0
-        if step.operators is not None:
-            staff = plant.pools[step.operators.qualification]
+        if ops is not None:
+            staff = plant.pools[ops.qualification]
             if stage >= 2:  # resumed mid-step: its operators are already at work
                 grant = staff.take(step.operators.count)
             else:
@@ -262,7 +262,7 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
                 plant.scrap(batch, i, "hold_time")
                 return
         if stage <= 2:
-            hours = step.duration.sample(batch.rng) * scale
+            hours = draw(batch.rng) * scale
             log.emit(
                 K_STEP_START,
                 unit.code,  # type: ignore[union-attr]
@@ -300,7 +300,7 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
             unit.release()  # type: ignore[union-attr]
             plant.scrap(batch, i, "breakdown")
             return
-        for m, qty in step.produces.items():
+        for m, qty in produces.items():
             q = qty.quantity(batch.size)
             carry[m] = carry.get(m, 0.0) + q
             log.emit(
@@ -311,13 +311,13 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
                 product=log.code(m),
                 value=q,  # type: ignore[union-attr]
             )
-        if step.max_hold is not None:
-            deadline = env.now + step.max_hold
+        if max_hold is not None:
+            deadline = env.now + max_hold
             hold_policy = step.on_hold_violation
         else:
             deadline = math.inf
         hold_flagged = False
-        if step.transfer == "direct":
+        if direct:
             unit.set_state("blocked")  # type: ignore[union-attr]
             held = unit
         elif fleet is not None:
@@ -388,10 +388,13 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
         plant.scrap(batch, len(recipe), "qc_reject")
 
 
-def _step_table(plant: Plant, product: str) -> list[tuple[ClassQueue, float, float, float | None]]:
-    """Per recipe step, what every batch of the product reads: the class's queue, the mean and
-    ideal durations (properties computed by the distribution) and the setup hours if fixed
-    (else None: drawn per batch). Built once per plant and product."""
+def _step_table(plant: Plant, product: str) -> list[tuple]:
+    """Per recipe step, what every batch of the product reads, in local form (a batch reads
+    them at every step; attributes of the scenario's models cost more): the class's queue, the
+    mean and ideal durations (properties computed by the distribution), the setup hours if
+    fixed (else None: drawn per batch), the scale reference, the materials consumed, the
+    operators, the duration's sampler, the materials produced, the hold limit and whether the
+    transfer is direct. Built once per plant and product."""
     table = plant.step_table.get(product)
     if table is None:
         table = plant.step_table[product] = [
@@ -400,6 +403,13 @@ def _step_table(plant: Plant, product: str) -> list[tuple[ClassQueue, float, flo
                 s.duration.mean,
                 s.duration.ideal,
                 s.setup.value if s.setup.dist == "fixed" else None,
+                s.scale_reference,
+                s.consumes,
+                s.operators,
+                s.duration.sample,
+                s.produces,
+                s.max_hold,
+                s.transfer == "direct",
             )
             for s in plant.scenario.products[product].recipe
         ]

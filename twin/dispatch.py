@@ -85,11 +85,10 @@ class RankPolicy:
             req = queue.waiting[0]
         else:
             req = min(queue.waiting, key=lambda r: self.rank(r, None, now))
-        unit = (
-            units[0]
-            if len(units) == 1
-            else min(units, key=lambda u: (u.cleaning_estimate(req.product), u.index))
-        )
+        if len(units) > 1 and any(u.prepares for u in units):
+            unit = min(units, key=lambda u: (u.cleaning_estimate(req.product), u.index))
+        else:  # one unit, or none that ever cleans (every estimate 0): the first by index
+            unit = units[0]
         return req, unit
 
 
