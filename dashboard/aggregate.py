@@ -20,6 +20,7 @@ from dashboard.playback_data import (
     TRACKED_STATES,
     Playback,
 )
+from dashboard.process_levels import process_levels
 from twin.kpi import LogView, wip_series
 from twin.scenario import Scenario
 from twin.store import Store
@@ -122,6 +123,18 @@ def load_playback(store: Store, run_id: str, replication: int = 0) -> Playback:
         p_o.append(order_names[order_idx[j]] if order_idx[j] >= 0 else "")
         p_n.append(_step_name(sc, product, int(steps[j])))
 
+    det_codes, det_names_ = v.codes("detail")
+
+    def close_task(j: int, end: float, key: tuple[int, int]) -> None:
+        task = det_names_[det_codes[j]] if det_codes[j] >= 0 else "task"
+        p_s.append(t[j])
+        p_e.append(end)
+        p_u.append(key[0])
+        p_l.append(task)
+        p_b.append(key[1])
+        p_o.append("")
+        p_n.append(task)
+
     for i in np.sort(np.concatenate([starts, ends_])):
         key = (int(bu[i]), int(bat[i]), int(steps[i]))
         if kind_idx[i] == kcode["step_start"]:
@@ -133,6 +146,21 @@ def load_playback(store: Store, run_id: str, replication: int = 0) -> Playback:
     for key, j in open_.items():  # steps still running at the end
         if key[0] >= 0:
             close(j, t1, key)
+    # process plants: a task's batch from task_start to task_end, labelled with the task
+    t_open: dict[tuple[int, int], int] = {}
+    t_rows = np.sort(np.concatenate([rows("task_start"), rows("task_end")]))
+    task_starts = rows("task_start")
+    for i in t_rows:
+        key2 = (int(bu[i]), int(bat[i]))
+        if kind_idx[i] == kcode["task_start"]:
+            t_open[key2] = i
+            continue
+        j = t_open.pop(key2, None)
+        if j is not None and key2[0] >= 0:
+            close_task(j, float(t[i]), key2)
+    for key2, j in t_open.items():  # batches still running at the end
+        if key2[0] >= 0:
+            close_task(j, t1, key2)
     b_start.append(np.asarray(p_s, dtype=float))
     b_end.append(np.asarray(p_e, dtype=float))
     b_unit.append(np.asarray(p_u, dtype=np.int64))
@@ -229,6 +257,9 @@ def load_playback(store: Store, run_id: str, replication: int = 0) -> Playback:
 
     # ---------------------------------------------------------------- curves and marks
     wip_t, wip_v = wip_series(v)
+    if not len(wip_t) and len(t_rows):  # a process plant: the batches under way
+        wip_t = t[t_rows]
+        wip_v = np.cumsum(np.where(kind_idx[t_rows] == kcode["task_start"], 1, -1))
     levels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     lrows = rows("wh_level")
     if len(lrows):
@@ -241,7 +272,10 @@ def load_playback(store: Store, run_id: str, replication: int = 0) -> Playback:
     cum_t, cum_h, cum_n = accumulate_states(
         t[srows], s_unit, np.asarray([states[c] for c in remap[state_idx[srows]]], dtype=object)
     )
-    marks = {k: t[rows(k)] for k in (*JUMP_KINDS, "qc_release", "repair_end", "clean_start")}
+    marks = {
+        k: t[rows(k)] for k in (*JUMP_KINDS, "qc_release", "repair_end", "clean_start", "task_end")
+    }
+    tanks, utilities = process_levels(v)
     quiet = np.isin(kind_idx, [kcode[k] for k in QUIET_KINDS if k in kcode])
     return Playback(
         run_id=info.id,
@@ -251,7 +285,11 @@ def load_playback(store: Store, run_id: str, replication: int = 0) -> Playback:
         t0=t0,
         t1=t1,
         warmup=float(sc.simulation.warmup),
-        first_activity=float(t[starts[0]]) if len(starts) else t0,
+        first_activity=float(t[starts[0]])
+        if len(starts)
+        else float(t[task_starts[0]])
+        if len(task_starts)
+        else t0,
         units=units,
         unit_class=[c or "" for c in classes],
         unit_room=[rooms.get(u, "") for u in units],
@@ -293,6 +331,8 @@ def load_playback(store: Store, run_id: str, replication: int = 0) -> Playback:
         nodes=nodes,
         edges=edges,
         warehouses=warehouses,
+        tanks=tanks,
+        utilities=utilities,
     )
 
 

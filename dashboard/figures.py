@@ -371,6 +371,7 @@ def _hours(h: float) -> str:
 
 def _bar_hover(pb: Playback, sel: np.ndarray) -> list[str]:
     out = []
+    what = "task" if pb.is_process else "step"
     starts = pb.to_date(pb.bar_start[sel])
     ends = pb.to_date(pb.bar_end[sel])
     for k, i in enumerate(sel):
@@ -383,7 +384,7 @@ def _bar_hover(pb: Playback, sel: np.ndarray) -> list[str]:
         if pb.bar_batch[i] >= 0:
             out.append(
                 f"<b>{unit}</b>: {pb.bar_label[i]}<br>order {pb.bar_order[i] or '-'}, batch "
-                f"{pb.bar_batch[i]}<br>step {pb.bar_step[i]}<br>{span}"
+                f"{pb.bar_batch[i]}<br>{what} {pb.bar_step[i]}<br>{span}"
             )
         else:
             out.append(f"<b>{unit}</b>: {pb.bar_label[i]}<br>{span}")
@@ -474,7 +475,10 @@ def _steps(times: np.ndarray, values: np.ndarray, end: float) -> tuple[np.ndarra
 
 # --------------------------------------------------------------------------- KPI cards
 def kpi_release_kind(pb: Playback) -> str:
-    """The event that counts a batch as released: QC release when the plant has QC."""
+    """The event that counts a batch as released: QC release when the plant has QC; a process
+    plant's batches count when their task ends."""
+    if pb.is_process:
+        return "task_end"
     return "qc_release" if len(pb.marks.get("qc_release", ())) else "batch_release"
 
 
@@ -485,10 +489,12 @@ def kpi_cards(pb: Playback, t: float) -> list[tuple[str, str]]:
     total = hours["all"] or 1.0
     elapsed = max(t - pb.t0, 0.0)
     released = pb.count_until(kpi_release_kind(pb), t)
+    done, wip = ("batches done", "batches under way") if pb.is_process else (
+        "batches released", "WIP now (batches)")  # fmt: skip
     return [
         ("time", f"{pb.to_date(t):%Y-%m-%d %H:%M} (day {t / 24:.1f})"),
-        ("batches released", str(released)),
-        ("WIP now (batches)", str(pb.wip_at(t))),
+        (done, str(released)),
+        (wip, str(pb.wip_at(t))),
         ("utilisation", f"{100 * hours['processing'] / total:.1f}%"),
         ("down share", f"{100 * hours['down'] / total:.1f}%"),
         ("cleaning share", f"{100 * hours['cleaning'] / total:.1f}%"),

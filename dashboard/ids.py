@@ -73,12 +73,18 @@ PB_URL = "pb-url"
 PB_DOWNLOADS = "pb-downloads"
 PB_REPORT = "pb-report"
 
+# playback page: process plants (tanks, utilities)
+PB_TANKS = "pb-tanks"
+PB_UTILITIES = "pb-utilities"
+PB_LEVELS = "pb-levels"
+
 # runs and compare pages: downloads, notes, URL state
 RUNS_DOWNLOADS = "runs-downloads"
 CMP_DOWNLOADS = "cmp-downloads"
 CMP_REPORT = "cmp-report"
 CMP_MISSING = "cmp-missing"
 CMP_URL = "cmp-url"
+CMP_LEVELS = "cmp-levels"  # process plants: tank levels and utility use
 WI_UPLOAD_BOX = "wi-upload-box"
 
 # live page

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from dashboard.process_levels import Level
 from twin.scenario import Scenario
 
 __all__ = ["Playback", "parse_when", "TRACKED_STATES", "JUMP_KINDS", "QUIET_KINDS", "GANTT_STATES"]
@@ -27,7 +28,15 @@ JUMP_KINDS = (
     "batch_release",
 )
 # kinds left out of the event list by default (they outnumber everything else)
-QUIET_KINDS = ("agv_move", "agv_state", "traffic_wait", "wh_level", "transport_request")
+QUIET_KINDS = (
+    "agv_move",
+    "agv_state",
+    "traffic_wait",
+    "wh_level",
+    "transport_request",
+    "tank_level",  # process plants: drawn as curves instead
+    "utility_level",
+)
 # unit states drawn as shaded bars in the Gantt (processing is drawn per product)
 GANTT_STATES = ("setup", "cleaning", "down", "maintenance", "off_shift")
 # states whose unit-hours are accumulated for the KPI cards ("all": every state)
@@ -96,10 +105,18 @@ class Playback:
     nodes: dict[str, tuple[float, float, str]] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)
     warehouses: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # process plants: tank levels and utility use (empty for a discrete plant)
+    tanks: dict[str, Level] = field(default_factory=dict)
+    utilities: dict[str, Level] = field(default_factory=dict)
 
     @property
     def n_events(self) -> int:
         return self.table.num_rows
+
+    @property
+    def is_process(self) -> bool:
+        """A process plant's run (tanks and utilities rather than batches and vehicles)."""
+        return bool(self.tanks or self.utilities)
 
     def to_date(self, hours: float | np.ndarray) -> Any:
         """Model hours as calendar datetimes (numpy datetime64[ms] for arrays)."""

@@ -156,7 +156,7 @@
                 this.layer(plant, tl, {ux, uy, ucol, uhov, vx, vy, vcol, vhov, bx, by, bhov});
             }
             const ms = this.startMs + t * 3600000;
-            for (const id of [this.ids.gantt, this.ids.series]) {
+            for (const id of [this.ids.gantt, this.ids.series, ...(this.ids.curves || [])]) {
                 const gd = graph(id);
                 if (gd && gd.layout) { this.cursorLine(gd, ms); }
             }

@@ -10,15 +10,17 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, callback, clientside_callback, dash_table, dcc, html
 
-from dashboard import compare_figures, comparison, data, figures, ids
+from dashboard import compare_figures, comparison, data, figures, ids, process_figures
 from dashboard.context import public, store_root
 from dashboard.listing import labels_of
-from twin.experiment import DEFAULT_KPIS
+from dashboard.process_levels import level_samples
+from twin.experiment import DEFAULT_KPIS, PROCESS_DEFAULT_KPIS
 from twin.store import Store, StoreError
 
 dash.register_page(__name__, path="/compare", name="Compare", title="PharmaTwin: compare")
 
 GANTT_DAYS = 14
+HIDDEN = {"display": "none"}
 MAX_GANTTS = 3
 FORMATS = (("CSV", "csv"), ("Parquet", "parquet"), ("Excel", "xlsx"))
 
@@ -52,7 +54,9 @@ def layout(runs: str | None = None, kpis: str | None = None, **_query: str) -> h
         names = sorted({k for s in flat.values() for f in s.values() for k in f})
     except StoreError:
         names = []
-    wanted = [k for k in (kpis or "").split(",") if k] or list(DEFAULT_KPIS)
+    # the discrete defaults, and a process plant's where its runs have them
+    defaults = [*DEFAULT_KPIS, *(k for k in PROCESS_DEFAULT_KPIS if k in names)]
+    wanted = [k for k in (kpis or "").split(",") if k] or defaults
     note = ""
     if missing:
         note = public(
@@ -110,6 +114,7 @@ def layout(runs: str | None = None, kpis: str | None = None, **_query: str) -> h
             ),
             dcc.Graph(id=ids.CMP_DIST, config=figures.GRAPH_CONFIG),
             dcc.Graph(id=ids.CMP_UTIL, config=figures.GRAPH_CONFIG),
+            dcc.Graph(id=ids.CMP_LEVELS, config=figures.GRAPH_CONFIG, style=HIDDEN),
             html.Div(id=ids.CMP_GANTT, className="row"),
         ]
     )
@@ -144,6 +149,8 @@ def _downloads(run_ids: list[str], names: list[str]) -> list:
     Output(ids.CMP_GANTT, "children"),
     Output(ids.CMP_NOTE, "children"),
     Output(ids.CMP_DOWNLOADS, "children"),
+    Output(ids.CMP_LEVELS, "figure"),
+    Output(ids.CMP_LEVELS, "style"),
     Input(ids.CMP_RUNS, "value"),
     Input(ids.CMP_KPIS, "value"),
 )
@@ -153,9 +160,9 @@ def compare(run_ids, kpis):
     try:
         infos = [store.get(r) for r in run_ids or []]
     except StoreError as exc:
-        return [], [], [], {}, {}, [], public(str(exc)), []
+        return [], [], [], {}, {}, [], public(str(exc)), [], {}, HIDDEN
     if not infos:
-        return [], [], [], {}, {}, [], "Choose two or more runs.", []
+        return [], [], [], {}, {}, [], "Choose two or more runs.", [], {}, HIDDEN
     ids_ = [i.id for i in infos]
     samples = comparison.kpi_samples(root, ids_)
     names_all = sorted({k for s in samples.values() for f in s.values() for k in f})
@@ -187,6 +194,8 @@ def compare(run_ids, kpis):
             html.Div(dcc.Graph(figure=fig, config=figures.GRAPH_CONFIG), className="panel cmp")
         )
     note = comparison.basis_note(basis, labels)
+    levels, capacities = level_samples(store, basis.used)
+    levels_fig = process_figures.level_compare_figure(levels, labels, capacities)
     if len(ids_) < 2:
         note = "Choose two or more runs. " + note
     return (
@@ -198,6 +207,8 @@ def compare(run_ids, kpis):
         gantts,
         note,
         _downloads(ids_, names),
+        levels_fig,
+        {} if levels else HIDDEN,
     )
 
 

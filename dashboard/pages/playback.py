@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from dashboard import data, figures, ids
+from dashboard import data, figures, ids, process_figures
 from dashboard.context import public, store_root
 from dashboard.listing import run_label
 from dashboard.playback_data import parse_when
@@ -134,6 +134,7 @@ def layout(
             "drawn": ids.PB_DRAWN,
             "slider": ids.PB_SLIDER,
             "play": ids.PB_PLAY,
+            **({"curves": [ids.PB_TANKS, ids.PB_UTILITIES]} if pb.is_process else {}),
         },
     }
     controls = html.Div(
@@ -241,22 +242,93 @@ def layout(
                 ),
                 className="panel",
             ),
-            html.Div(
-                [
-                    html.Div(
-                        dcc.Graph(
-                            id=ids.PB_SERIES,
-                            figure=figures.series_figure(pb, t0),
-                            config=figures.GRAPH_CONFIG,
-                        ),
-                        className="panel half",
+            *(_process_rows(pb, t0) if pb.is_process else _discrete_rows(pb, t0)),
+        ]
+    )
+
+
+def _discrete_rows(pb: data.Playback, t: float) -> list:
+    """WIP and stock beside the event list (the levels panel stays empty and hidden)."""
+    return [
+        html.Div(
+            [
+                html.Div(
+                    dcc.Graph(
+                        id=ids.PB_SERIES,
+                        figure=figures.series_figure(pb, t),
+                        config=figures.GRAPH_CONFIG,
                     ),
-                    html.Div(
-                        _events(pb.events_around(t0), pb), id=ids.PB_EVENTS, className="panel half"
+                    className="panel half",
+                ),
+                html.Div(
+                    _events(pb.events_around(t), pb), id=ids.PB_EVENTS, className="panel half"
+                ),
+            ],
+            className="row",
+        ),
+        html.Div(id=ids.PB_LEVELS, style={"display": "none"}),
+    ]
+
+
+def _process_rows(pb: data.Playback, t: float) -> list:
+    """A process plant: tank levels beside the levels at the cursor; utility use beside the
+    event list."""
+    return [
+        html.Div(
+            [
+                html.Div(
+                    dcc.Graph(
+                        id=ids.PB_TANKS,
+                        figure=process_figures.tank_figure(pb, t),
+                        config=figures.GRAPH_CONFIG,
                     ),
-                ],
-                className="row",
-            ),
+                    className="panel wide",
+                ),
+                html.Div(_levels(pb, t), id=ids.PB_LEVELS, className="panel levels"),
+            ],
+            className="row",
+        ),
+        html.Div(
+            [
+                html.Div(
+                    dcc.Graph(
+                        id=ids.PB_UTILITIES,
+                        figure=process_figures.utility_figure(pb, t),
+                        config=figures.GRAPH_CONFIG,
+                    ),
+                    className="panel half",
+                ),
+                html.Div(
+                    _events(pb.events_around(t), pb), id=ids.PB_EVENTS, className="panel half"
+                ),
+            ],
+            className="row",
+        ),
+    ]
+
+
+def _levels(pb: data.Playback, t: float) -> html.Div:
+    """The tanks and utilities at the cursor: level, capacity, share of capacity."""
+
+    def num(x: float | None) -> str:
+        return "" if x is None else f"{x:,.1f}"
+
+    head = html.Tr([html.Th(c) for c in ("", "level", "capacity", "full")])
+    body = [
+        html.Tr(
+            [
+                html.Td(f"{r['id']}" + (" (utility)" if r["kind"] == "utility" else "")),
+                html.Td(num(r["level"])),
+                html.Td(num(r["capacity"])),
+                html.Td("" if r["pct"] is None else f"{r['pct']:.0f}%"),
+            ]
+        )
+        for r in process_figures.levels_at(pb, t)
+    ]
+    return html.Div(
+        [
+            html.H4(f"Levels at {pb.to_date(t):%Y-%m-%d %H:%M}"),
+            html.Table([html.Thead(head), html.Tbody(body)], className="events"),
         ]
     )
 
@@ -412,6 +484,20 @@ def settle(cursor, span, zoom, window, key):
         f"{pb.to_date(t):%Y-%m-%d %H:%M}",
         _download_bar(key["run"], key["rep"], t, lo, hi),
     )
+
+
+@callback(
+    Output(ids.PB_LEVELS, "children"),
+    Input(ids.PB_CURSOR, "data"),
+    State(ids.PB_KEY, "data"),
+    prevent_initial_call=True,
+)
+def levels(cursor, key):
+    """A process plant's tanks and utilities at the settled cursor."""
+    pb = data.playback(store_root(), key["run"], key["rep"])
+    if not pb.is_process:
+        return no_update
+    return _levels(pb, pb.clamp((cursor or {}).get("t", pb.t0)))
 
 
 def _zoomed(pb: data.Playback, zoom: dict, span: float) -> tuple[float, float]:
