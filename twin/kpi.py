@@ -221,6 +221,35 @@ def step_waits(table: pa.Table | LogView) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def _orders(
+    v: LogView, orel: np.ndarray, ocomp: np.ndarray, lo: float, hi: float
+) -> tuple[int, int, int, int]:
+    """(orders released, judged, on time, late): an order is judged if it is due inside the
+    window, or complete with a due date after the warm-up; on time if complete by its due date
+    (1e-9 h tolerance). An order's due date is its last release event's, its completion its
+    last ``order_complete``."""
+    codes = v.codes("order")[0]
+    oc, dv = codes[orel], v.value[orel]
+    cc, ct = codes[ocomp], v.t[ocomp]
+    if len(np.unique(oc)) != len(oc) or len(np.unique(cc)) != len(cc) or (oc < 0).any():
+        due = dict(zip(oc.tolist(), dv.tolist(), strict=True))  # repeated or unnamed orders
+        done_at = dict(zip(cc.tolist(), ct.tolist(), strict=True))
+        elig = [o for o, d in due.items() if (lo <= d <= hi) or (o in done_at and d >= lo)]
+        ok = sum(1 for o in elig if o in done_at and done_at[o] <= due[o] + 1e-9)
+        late = sum(1 for o in elig if o in done_at and done_at[o] > due[o] + 1e-9)
+        return len(due), len(elig), ok, late
+    size = int(max(oc.max(initial=-1), cc.max(initial=-1))) + 1
+    done = np.full(size, np.nan)
+    done[cc] = ct
+    d = dv
+    c = done[oc]
+    has_done = ~np.isnan(c)
+    elig = ((lo <= d) & (d <= hi)) | (has_done & (d >= lo))
+    ok = int((elig & has_done & (c <= d + 1e-9)).sum())
+    late = int((elig & has_done & (c > d + 1e-9)).sum())
+    return len(oc), int(elig.sum()), ok, late
+
+
 def compute_kpis(table: pa.Table) -> dict[str, Any]:
     """Every KPI of a run, as plain JSON-ready data."""
     v = LogView(table)
@@ -267,12 +296,7 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
     # orders
     orel = v.kind("order_release") | v.kind("order_resume")
     ocomp = v.kind("order_complete")
-    ocodes = v.codes("order")[0]  # orders by their codes (one per name)
-    due = dict(zip(ocodes[orel].tolist(), v.value[orel].tolist(), strict=True))
-    done_at = dict(zip(ocodes[ocomp].tolist(), t[ocomp].tolist(), strict=True))
-    eligible = [o for o, d in due.items() if (lo <= d <= hi) or (o in done_at and d >= lo)]
-    on_time = sum(1 for o in eligible if o in done_at and done_at[o] <= due[o] + 1e-9)
-    late_done = sum(1 for o in eligible if o in done_at and done_at[o] > due[o] + 1e-9)
+    n_orders, n_judged, on_time, late_done = _orders(v, orel, ocomp, lo, hi)
 
     # units: state shares, energy, OEE
     sh = state_hours(v, lo, hi)
@@ -341,13 +365,13 @@ def compute_kpis(table: pa.Table) -> dict[str, Any]:
             "mean": float(leads.mean()) if len(leads) else None,
             "p95": float(np.percentile(leads, 95)) if len(leads) else None,
         },
-        "otif_pct": 100.0 * on_time / len(eligible) if eligible else None,
+        "otif_pct": 100.0 * on_time / n_judged if n_judged else None,
         "orders": {
-            "released": len(due),
-            "judged": len(eligible),
+            "released": n_orders,
+            "judged": n_judged,
             "on_time": on_time,
             "late": late_done,
-            "open_past_due": len(eligible) - on_time - late_done,
+            "open_past_due": n_judged - on_time - late_done,
         },
         "oee": oee,
         "state_share": share,

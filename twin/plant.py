@@ -76,14 +76,20 @@ def generate_orders(scenario: Scenario, seed: int, replication: int) -> list[Pla
             t = ds.start
             until = min(horizon, ds.until) if ds.until is not None else horizon
             k = 0
+            gap, quantity, due_after = (
+                ds.interarrival.sample,
+                ds.quantity.sample,
+                ds.due_after.sample,
+            )
+            priority = ds.priority
             while True:
-                t += ds.interarrival.sample(rng)
+                t += gap(rng)
                 if t >= until:
                     break
-                qty = max(ds.quantity.sample(rng), 1e-9)
-                due = t + ds.due_after.sample(rng)
+                qty = max(quantity(rng), 1e-9)
+                due = t + due_after(rng)
                 k += 1
-                orders.append(PlannedOrder(f"{product}-{k:05d}", product, qty, t, due, ds.priority))
+                orders.append(PlannedOrder(f"{product}-{k:05d}", product, qty, t, due, priority))
     orders.sort(key=lambda o: (o.release, o.id))
     return orders
 
