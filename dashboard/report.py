@@ -16,10 +16,11 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from dashboard import compare_figures, comparison, figures
+from dashboard import compare_figures, comparison, figures, process_figures
 from dashboard.listing import labels_of, run_label
 from dashboard.playback_data import Playback
-from twin.experiment import DEFAULT_KPIS, mean_ci
+from dashboard.process_levels import level_samples
+from twin.experiment import DEFAULT_KPIS, PROCESS_DEFAULT_KPIS, mean_ci
 from twin.store import RunInfo, Store
 
 __all__ = ["run_report", "compare_report"]
@@ -103,12 +104,13 @@ def _scenario_yaml(info: RunInfo) -> str:
 
 def run_report(root: str, run_id: str, pb: Playback) -> str:
     """One run: metadata, KPI means over its replications and per replication, the Gantt of the
-    first two weeks after the warm-up, WIP and stock, utilisation (``pb``: the replication the
-    figures show)."""
+    first two weeks after the warm-up, WIP and stock (a process plant: tank levels and utility
+    use), utilisation (``pb``: the replication the figures show)."""
     store = Store(root)
     info = store.get(run_id)
     samples = comparison.kpi_samples(root, [info.id])[info.id]
-    names = [n for n in DEFAULT_KPIS if any(n in f for f in samples.values())]
+    defaults = (*DEFAULT_KPIS, *PROCESS_DEFAULT_KPIS)
+    names = [n for n in defaults if any(n in f for f in samples.values())]
     means = []
     for n in names:
         iv = mean_ci([f.get(n) for f in samples.values()])
@@ -126,7 +128,11 @@ def run_report(root: str, run_id: str, pb: Playback) -> str:
         f"<h2>Gantt of replication {pb.replication}, {GANTT_DAYS} days from "
         f"{pb.to_date(lo):%Y-%m-%d %H:%M}</h2>",
         _figure(figures.gantt_figure(pb, lo, lo + 24 * GANTT_DAYS)),
-        _figure(figures.series_figure(pb)),
+        *(
+            (_figure(process_figures.tank_figure(pb)), _figure(process_figures.utility_figure(pb)))
+            if pb.is_process
+            else (_figure(figures.series_figure(pb)),)
+        ),
         _figure(
             compare_figures.utilisation_figure({info.id: list(samples.values())}, {info.id: label})
         ),
@@ -139,7 +145,8 @@ def compare_report(
     root: str, run_ids: Sequence[str], names: Sequence[str], playbacks: Mapping[str, Playback]
 ) -> str:
     """A comparison: the basis, the table (means, differences, n, intervals), distributions,
-    utilisation, and the Gantt of each run (``playbacks``: run id -> the replication shown)."""
+    utilisation, mean tank levels and utility use (process plants), and the Gantt of each run
+    (``playbacks``: run id -> the replication shown)."""
     store = Store(root)
     infos = [store.get(r) for r in run_ids]
     ids = [i.id for i in infos]
@@ -158,6 +165,9 @@ def compare_report(
         _figure(compare_figures.distribution_figure(flat, names, labels)),
         _figure(compare_figures.utilisation_figure(flat, labels)),
     ]
+    levels, capacities = level_samples(store, basis.used)
+    if levels:  # process plants: mean tank levels and utility use
+        body.append(_figure(process_figures.level_compare_figure(levels, labels, capacities)))
     for rid in ids:
         pb = playbacks.get(rid)
         if pb is not None:

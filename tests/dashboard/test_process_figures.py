@@ -179,3 +179,14 @@ def test_compare_figure_one_box_per_run_and_tank(mab_store, tiny_store):
     assert level_samples(Store(troot), {truns["base"]: (0,)}) == ({}, {})
     empty = process_figures.level_compare_figure({}, {})
     assert "no process plant" in empty.layout.title.text
+
+
+def test_reports_of_a_process_plant_carry_levels_and_its_kpis(mab_store, pb):
+    from dashboard import report
+
+    root, runs = mab_store
+    text = report.run_report(str(root), runs["base"], pb)
+    assert "Tank levels over the run" in text and "Utilities in use" in text
+    assert "demand_fill_pct" in text and "Work in progress" not in text
+    both = report.compare_report(str(root), [runs["base"], runs["fewer"]], ["batches.total"], {})
+    assert "time-mean tank level and utility use" in both
