@@ -1,7 +1,8 @@
 """Compare two or more runs on one consistent basis (:mod:`dashboard.comparison`): means and
 differences over the same replications, n beside every number, and a note saying what the
-numbers rest on; distributions, utilisation and Gantt charts side by side. Runs are named by
-scenario, variant and short id everywhere. The URL carries the runs and KPIs."""
+numbers rest on; distributions, utilisation and Gantt charts side by side (and, for process
+plants, mean tank levels and utility use). Runs are named by scenario, variant and short id
+everywhere. The URL carries the runs and KPIs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Playback of one run: the plant at the cursor time, a Gantt around it, WIP and stock curves,
-KPIs up to the cursor and the events around it.
+"""Playback of one run: the plant at the cursor time, a Gantt around it, WIP and stock curves
+(a process plant: tank levels and utility use, and the levels at the cursor), KPIs up to the
+cursor and the events around it.
 
 The first frame is drawn by the server; then the browser fetches the run's timeline once
 (``/timeline/...``, :mod:`dashboard.timeline`) and draws every cursor time itself
