@@ -7,9 +7,11 @@ A discrete plant's log has none of these kinds: both dictionaries are then empty
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -95,7 +97,7 @@ def level_samples(
     samples: dict[str, list[dict[str, float]]] = {}
     capacities: dict[str, float] = {}
     for rid, reps in used.items():
-        if store.scenario(rid).process is None:
+        if not _is_process(str(Path(store.root).resolve()), rid):
             continue
         samples[rid] = []
         for rep in reps:
@@ -105,3 +107,10 @@ def level_samples(
             capacities.update({f"tank.{k}": v.capacity for k, v in tanks.items()})
             capacities.update({f"utility.{k}": v.capacity for k, v in utilities.items()})
     return samples, capacities
+
+
+@functools.lru_cache(maxsize=256)
+def _is_process(root: str, run_id: str) -> bool:
+    """Whether a stored run simulated a process plant (a run's scenario never changes: the
+    answer is kept, so a comparison of discrete runs pays for reading it once)."""
+    return Store(root).scenario(run_id).process is not None
