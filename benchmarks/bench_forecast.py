@@ -8,11 +8,15 @@ folded from the history (``twin.state``), and four forecasters look seven days a
 
 - scenario: osd_plant as it is (100 replications);
 - calibrated: osd_plant with ``twin fit`` on the history (``twin.fit.fit_log``, no bootstrap)
-  written with ``keep_consistent``: a fitted value replaces the scenario's only where a
-  likelihood-ratio test at 5% says the log contradicts it (the recommended rule);
+  with ``scale_below=30`` (a quantity seen fewer than 30 times is fitted as the scenario's own
+  distribution times one factor) and ``keep_consistent`` (a fitted value replaces the
+  scenario's only where a likelihood-ratio test at 5% says the log contradicts it): the
+  recommended rules;
 - calibrated+pu: the same fit with its parameter uncertainty: the replications spread over
   an ensemble of 20 plants whose fitted values are basic parametric bootstrap draws around the
   fit (``twin.fit_ensemble``; member 0 is the fit itself);
+- consistent: ``keep_consistent`` alone (free fits of every family where the log
+  contradicts the scenario);
 - fitted, all: every fitted value written (what ``twin fit`` does without options);
 - naive: the historical lead time per product (``twin.forecast_accuracy.naive_forecast``);
 - oracle: the true plant's own scenario, which no forecaster can know: a reference for what
@@ -57,7 +61,9 @@ HISTORY_H = 6 * WEEK
 HORIZON_H = WEEK
 WINDOWS = {"24h": 24.0, "7d": WEEK}
 REPLICATIONS = 100
-FORECASTERS = ("scenario", "calibrated", "calibrated+pu", "fitted, all", "naive", "oracle")
+FORECASTERS = ("scenario", "calibrated", "calibrated+pu", "consistent", "fitted, all",
+               "naive", "oracle")  # fmt: skip
+SCALE_BELOW = 30  # fewer observations: one factor on the scenario's own distribution
 MEMBERS = 20  # plants in the parameter-uncertainty ensemble
 SLOW_STEP = ("paracetamol_500", "compression", 1.12)
 MTBF_HALVED = "tablet_press"
@@ -118,9 +124,12 @@ def one_seed(seed: int, model, truth, folder: Path, pool, replications: int) -> 
     fitted = fit_log(str(OSD), history, until=HISTORY_H, bootstrap=0, seed=seed)
     fit_s = time.perf_counter() - t0
     calibrated = fit_log(str(OSD), history, until=HISTORY_H, bootstrap=0, seed=seed,
+                         keep_consistent=True, scale_below=SCALE_BELOW)  # fmt: skip
+    consistent = fit_log(str(OSD), history, until=HISTORY_H, bootstrap=0, seed=seed,
                          keep_consistent=True)  # fmt: skip
     variants = {
         "calibrated": write_variant(calibrated, folder / f"calibrated-{seed}.yaml"),
+        "consistent": write_variant(consistent, folder / f"consistent-{seed}.yaml"),
         "fitted, all": write_variant(fitted, folder / f"fitted-{seed}.yaml"),
     }
     models = {"scenario": model} | {k: resolve(OSD, [v]).scenario for k, v in variants.items()}
