@@ -1,7 +1,8 @@
-"""Forecast: a stored look-ahead forecast (``twin forecast ... --store STORE``, or the live
-twin's) from the run store: its orders as p10-p90 prediction bars against their due dates,
+"""Forecast: a look-ahead forecast filed in the run store (``twin forecast ... --store STORE``,
+in ``runs/forecasts/``): its orders as p10-p90 prediction bars against their due dates,
 coloured by on-time probability with the most at risk on top, and the plant KPIs with their
-confidence intervals. ``/forecast?forecast=<id>`` opens one; the newest is shown otherwise."""
+confidence intervals. ``/forecast?forecast=<id>`` opens one; the newest is shown otherwise.
+The live twin keeps its forecasts in its session and shows them on the Live page."""
 
 from __future__ import annotations
 
