@@ -17,7 +17,7 @@
 3. One simulated year of scenarios/osd_plant.yaml: wall time, events per second, peak RSS.
 4. A log of about one million events: peak memory of the whole process and of the log itself.
 
-    python benchmarks/bench_core.py [--jobs 100000] [--repeats 3]
+    python benchmarks/bench_core.py [--jobs 80000] [--repeats 3]
 
 Each measurement runs in a fresh subprocess so peak RSS figures do not mix.
 """
@@ -312,7 +312,9 @@ def bench_line(line: str, jobs: int, repeats: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--jobs", type=int, default=100_000, help="hours of arrivals (1 job/h)")
+    ap.add_argument(
+        "--jobs", type=int, default=80_000, help="hours of arrivals (1 job/h; at most 87,600)"
+    )
     ap.add_argument("--child")
     ap.add_argument("--line", default="single", choices=sorted(LINES))
     ap.add_argument("--repeats", type=int, default=3, help="runs per model; the best counts")
