@@ -6,12 +6,10 @@ Two rules of ``twin.variants.deep_merge`` shape the file:
 - a list of mappings without ``id`` (a recipe) replaces the base's list as a whole, so a fitted
   step duration or setup is written inside a full copy of its product's recipe (the other
   steps and fields copied from the base as they are);
-- mappings merge key by key, so a distribution written over a distribution mapping keeps the
-  base's other keys: a lognormal over a triangular would carry ``low``, ``mode``, ``high`` and
-  fail validation. Before a family is chosen, :func:`writable_families` merges a trial value
-  with ``deep_merge`` itself and keeps only families that land exactly (``normal`` gets an
-  explicit ``low: 0`` / ``high: null`` where the base has those keys). If ``deep_merge`` ever
-  replaces distributions whole, every family becomes writable with no change here.
+- a distribution that names its family (``dist``) replaces the base's whole, so any family can
+  be written over any other; :func:`writable_families` still merges a trial value with
+  ``deep_merge`` itself and keeps only families that land exactly, so a change to the merge
+  rules cannot make the fitter write a file that does not say what it fitted.
 
 The file is written to a temporary name beside the target, read back, resolved against the
 base with ``twin.variants`` and checked value by value before it is renamed into place.

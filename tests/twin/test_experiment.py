@@ -282,5 +282,7 @@ def test_the_local_pool_takes_items_as_workers_free_up():
     with LocalPool(2, start_method="fork") as pool:
         results = pool.map_unordered(abs, items())
         first = next(results)
-        assert len(pulled) <= 2 * pool.workers + 1  # a window in flight, not the whole list
+        # a window in flight (2 per worker), refilled for those that finished together before
+        # the first was handed out (at most a window more on a loaded machine): not the list
+        assert len(pulled) <= 2 * (2 * pool.workers)
         assert sorted([first, *results]) == list(range(1_000))
