@@ -21,6 +21,10 @@ at the end of the log) or left-censored (the value is at most ``l``). The log-li
 censoring; Nelder-Mead otherwise). Triangular and uniform are non-regular (their support moves
 with the parameters): the mode of a triangular is profiled over the order statistics, where its
 maximum lies for fixed low and high, and the ends are searched by Nelder-Mead within bounds.
+
+One module (about 600 lines) on purpose: the five families are one table of densities,
+survival functions and maximisers over the same censored likelihood; split by family, each
+piece would re-state that machinery.
 """
 
 from __future__ import annotations
