@@ -112,7 +112,7 @@ def run_instance(name: str, args: argparse.Namespace) -> dict:
     with ProcessPoolExecutor(args.workers) as pool:
         rule_objs = {r: list(pool.map(partial(_one, name, args, r, None, 0), reps)) for r in RULES}
     best_rule = min(RULES, key=lambda r: float(np.mean(rule_objs[r])))
-    out["stochastic_rules"] = {r: stats(v) for r, v in rule_objs.items()}
+    out["stochastic_rules"] = {r: {**stats(v), "values": v} for r, v in rule_objs.items()}
     out["best_rule"] = best_rule
     best = rule_objs[best_rule]
     for seed in args.seeds:
@@ -133,6 +133,7 @@ def run_instance(name: str, args: argparse.Namespace) -> dict:
                 **stats(objs),
                 "vs_best_rule_pct": 100.0 * (np.mean(objs) / np.mean(best) - 1.0),
                 "better_share": sum(d < 0 for d in diff) / len(diff),
+                "values": objs,
             }
         out["seeds"][str(seed)] = row
         _print_seed(name, seed, row, best_rule, stats(best))
