@@ -138,3 +138,25 @@ def test_plans_as_spreadsheets(run_dir):
         w.writerows(rows)
     res = twin("run", TINY, "--plan", "bad.csv", cwd=run_dir, code=2)
     assert "row 3, column step" in res.stderr and "polishing" in res.stderr
+
+
+def test_a_hostile_mes_log_gives_a_state_that_reads_back(tmp_path):
+    """Events a plant state cannot hold (an infinite order quantity and due time, a step
+    beyond the recipe, a negative duration, an unknown unit state) are skipped and counted;
+    the state written reads back and a run starts from it."""
+    log = tmp_path / "mes.csv"
+    log.write_text(
+        "timestamp,event,unit,batch,order,product,step,state,value,detail\n"
+        "2026-01-05T06:00:00,order_release,,,o1,tab_a,0,,inf,inf\n"
+        "2026-01-05T06:00:00,order_release,,,o2,tab_a,0,,100,200\n"
+        "2026-01-05T06:00:00,batch_release,,B1,o2,tab_a,,,200,\n"
+        "2026-01-05T06:10:00,start,gran_1,B1,o2,tab_a,7,,,\n"
+        "2026-01-05T06:10:00,start,gran_1,B1,o2,tab_a,0,,-5,\n"
+        "2026-01-05T06:20:00,state,gran_1,,,,,bogus,,\n"
+        "2026-01-05T06:30:00,state,gran_1,,,,,processing,,\n"
+    )
+    res = twin("state", TINY, log, "--out", "s.json", cwd=tmp_path)
+    st = load_state(tmp_path / "s.json")
+    assert set(st.orders) == {"o2"} and st.orders["o2"].due == pytest.approx(100.0)
+    assert "cannot hold" in res.stdout
+    twin("run", TINY, "--from-state", "s.json", "--json", cwd=tmp_path)

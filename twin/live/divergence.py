@@ -43,8 +43,9 @@ from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from twin.scenario import UNIT_STATES, Scenario
+from twin.scenario import Scenario
 from twin.state import Event, StateBuilder
+from twin.state.validity import why_invalid
 
 __all__ = [
     "Divergence",
@@ -80,16 +81,6 @@ LEAVE_ONLY_TO: dict[str, frozenset[str]] = {
 """A unit leaves these states only for those."""
 _Z9999 = 3.719016  # standard normal 99.99% quantile
 _SLACK = 1e-6  # relative tolerance on bounds (float noise of scaled durations)
-_TINY = 1e-9  # the least quantity, size or batch count the state holds
-_UNIT_STATES = frozenset(UNIT_STATES)
-_NON_NEGATIVE = frozenset(("lot_receipt", "wh_full", "reorder", "agv_added", "agv_state"))
-"""Kinds whose value becomes a quantity or a battery level of the state."""
-_LOT_STATUSES = ("quarantine", "released", "rejected", "expired")
-_DURATIONS = frozenset(("setup", "clean_start", "repair_start", "maintenance_start", "qc_start",
-                        "step_start", "step_end"))  # fmt: skip
-"""Kinds whose value is a number of hours."""
-_AMOUNTS = _NON_NEGATIVE | {"lot_status", "charge_start", "charge_end", "material_pick",
-                            "shipment", "stockout"}  # fmt: skip
 
 
 def upper_bound(dist: Any) -> float:
@@ -164,52 +155,8 @@ class DivergenceDetector:
     def invalid(self, sb: StateBuilder, e: Event, event_id: str = "") -> Divergence | None:
         """Why the event cannot be applied without making the plant state invalid, if so
         (see ``invalid`` in the module docstring)."""
-        why = self._invalid(sb, e)
+        why = why_invalid(self.scenario, sb, e)
         return None if why is None else self._div(e, "invalid", why, event_id)
-
-    def _invalid(self, sb: StateBuilder, e: Event) -> str | None:
-        kind = e.kind
-        if kind == "state" and e.state is not None and e.state not in _UNIT_STATES:
-            return f"{e.unit}: unknown state {e.state!r}"
-        if kind in ("step_start", "step_end", "setup"):
-            b = sb.batches.get(e.batch)
-            if b is not None:
-                n = len(self.scenario.products[b.product].recipe)
-                if not 0 <= e.step < n:
-                    return f"{kind} of step {e.step} of batch #{e.batch}; its recipe has {n}"
-        elif kind in ("order_release", "order_resume"):
-            try:
-                qty = float(e.detail) if e.detail is not None else 1.0
-            except ValueError:
-                qty = 1.0  # the fold reads it as one batch
-            if not (math.isfinite(qty) and _TINY <= qty < 1e9):
-                return f"order {e.order}: quantity {e.detail!r}; expected a positive number"
-            if not (math.isfinite(e.value) and 0 <= e.value < 1e9):
-                return f"order {e.order}: due {e.value!r} h; expected a time after the start"
-        elif kind in ("batch_release", "batch_resume"):
-            if e.batch < 0:
-                return f"{kind} without a batch number"
-            if math.isfinite(e.value) and not _TINY <= e.value < 1e9:
-                return f"batch #{e.batch}: size {e.value!r}; expected a positive number"
-        if kind in ("lot_receipt", "lot_status", "wh_full") and e.detail is not None:
-            if not e.unit:
-                return f"{kind} of lot {e.detail} without its warehouse (unit)"
-            if e.state is not None and e.state not in _LOT_STATUSES:
-                return f"lot {e.detail}: status {e.state!r}; expected one of {_LOT_STATUSES}"
-        elif kind == "agv_added" and e.unit and not e.detail:
-            return f"{e.unit}: added without its node (detail)"
-        elif kind == "agv_move" and e.detail and ">" in e.detail and not e.detail.split(">", 1)[1]:
-            return f"{e.unit}: move {e.detail!r}; expected from>to"
-        elif kind == "reorder" and math.isfinite(e.value) and e.value < _TINY:
-            return f"reorder {e.detail}: quantity {e.value!r}; expected a positive number"
-        if kind in _DURATIONS and not math.isnan(e.value) and not 0 <= e.value < 1e9:
-            return f"{kind}: {e.value!r} hours; expected a duration >= 0"
-        if kind in _AMOUNTS:
-            if kind in _NON_NEGATIVE and not (math.isfinite(e.value) and 0 <= e.value < 1e9):
-                return f"{kind}: value {e.value!r}; expected a finite number >= 0"
-            if not math.isnan(e.value) and not (math.isfinite(e.value) and abs(e.value) < 1e9):
-                return f"{kind}: value {e.value!r}; expected a finite number"
-        return None
 
     def _factor(self, spec: _StepSpec, size: float) -> float:
         return size / spec.reference if spec.reference else 1.0

@@ -38,6 +38,7 @@ from twin.state.model import (
     VehicleState,
 )
 from twin.state.records import BatchRecord, Event, UnitRecord
+from twin.state.validity import why_invalid
 
 __all__ = ["StateBuilder", "state_from_events", "states_at", "Event"]
 
@@ -148,6 +149,9 @@ class StateBuilder:
             return
         self.time = e.t
         self.events += 1
+        if why_invalid(self.scenario, self, e) is not None:
+            self.anomalies[f"{e.kind} the plant state cannot hold (skipped)"] += 1
+            return
         handler = HANDLERS.get(e.kind)
         if handler is not None:
             handler(self, e)
