@@ -109,6 +109,9 @@ def test_killing_and_restarting_the_broker_mid_run_loses_nothing(osd, tmp_path):
         with rig.twin.lock:
             state = rig.twin.builder.state()
             lost, applied = rig.twin.sequencer.lost, rig.twin.counts.applied
+        deadline = time.monotonic() + 15  # the status line follows the reconnect on its own
+        while "connected" not in rig.twin.connections["mqtt"] and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert "connected" in rig.twin.connections["mqtt"]
     assert 0 < before < during  # events went out while the broker was down
     assert lost == 0 and applied == week.num_rows

@@ -175,6 +175,14 @@ class EmbeddedBroker:
         await self._stop.wait()
         with contextlib.suppress(Exception):  # stopping: nothing left to do on a failure
             await asyncio.wait_for(self._broker.shutdown(), 10)
+        # amqtt closes its listeners last, after every session: when that failed or timed out
+        # the port stayed bound (a restarted broker found it in use), so close them regardless
+        for server in getattr(self._broker, "_servers", {}).values():
+            inst = getattr(server, "instance", None)
+            if inst is not None:
+                inst.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(inst.wait_closed(), 2)
 
     def stop(self, timeout: float = 15.0) -> None:
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
