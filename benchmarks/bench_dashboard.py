@@ -147,6 +147,8 @@ def measure(store: Path, run_id: str, moves: int) -> dict[str, object]:
 
 def _moves(page, moves: int, out: dict[str, object]) -> None:
     """Cursor moves on the open playback page: slider clicks, typed hours, next breakdown."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     clock = page.locator("#pb-clock")
     slider = page.locator("#pb-slider")
     box = slider.bounding_box()
@@ -203,9 +205,19 @@ def _moves(page, moves: int, out: dict[str, object]) -> None:
 
         xs.append(timed(typed))
     out["typed_date"] = stats(xs)
-    page.locator("#pb-time").fill("0h")
-    page.locator("#pb-time").press("Enter")
-    page.wait_for_function("() => document.getElementById('pb-clock').innerText.includes('06:00')")
+    # back to the start; a settling cursor may still rewrite the time box just after it is
+    # typed (the box shows the settled time), so type again until the clock is back
+    for _ in range(5):
+        page.locator("#pb-time").fill("0h")
+        page.locator("#pb-time").press("Enter")
+        try:
+            page.wait_for_function(
+                "() => document.getElementById('pb-clock').innerText.includes('06:00')",
+                timeout=10_000,
+            )
+            break
+        except PlaywrightTimeout:
+            continue
     xs = [timed(lambda: page.locator("#pb-next").click()) for _ in range(moves)]
     out["next_breakdown"] = stats(xs)
 
