@@ -22,7 +22,7 @@ demo: install
 	$(TWIN) run scenarios/osd_plant.yaml --seed 7 --replications 2
 	@echo "Two replications are in the run store runs/. To look at them in the browser, run"
 	@echo "    $(VENV)/bin/twin dash"
-	@echo "and open http://127.0.0.1:8050 (Runs, Playback, Compare, What-if)."
+	@echo "and open http://127.0.0.1:8050 (Runs, Playback, Compare, What-if, Forecast, Live)."
 
 test: lint
 	bash scripts/ensure-browser.sh
