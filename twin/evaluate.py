@@ -166,16 +166,15 @@ def rule_sequences(
             keys = {b.id: b.key for b in state.batches.values()}
         count = dict(made)
         rel, st = v.kind("batch_release"), v.kind("step_start")
-        # a step is placed when its unit is claimed: at its cleaning, setup or start
-        claims = [(t, b) for t, b in _rows(v, "clean_start") if b >= 0]
-        claims += [(t, b) for t, b in _rows(v, "setup")]
         rt, rb, ro = v.t[rel].tolist(), v.batch[rel].tolist(), v.strings("order", rel)
         events = [(t, 0, b, o) for t, b, o in zip(rt, rb, ro, strict=True)]
-        events += [(t, 1, b, None) for t, b in claims]
-        steps = zip(_rows(v, "step_start"), v.step[st].tolist(), v.strings("unit", st), strict=True)
-        events += [(t, 2, b, (s, u)) for (t, b), s, u in steps]
+        # a step is placed when its unit is claimed: at its cleaning, setup or start
+        events += [(t, 1, b, None) for t, b in _rows(v, "clean_start") if b >= 0]
+        events += [(t, 1, b, None) for t, b in _rows(v, "setup")]
+        steps = zip(_rows(v, "step_start"), v.step[st].tolist(), strict=True)
+        events += [(t, 2, b, s) for (t, b), s in steps]
         claimed: dict[int, float] = {}
-        placed: list[tuple[float, str, int, str]] = []
+        placed: list[tuple[float, str, int]] = []
         for t, what, b, x in sorted(events, key=lambda e: (e[0], e[1])):
             if what == 0:
                 count[x] = count.get(x, 0) + 1
@@ -183,8 +182,8 @@ def rule_sequences(
             elif what == 1:
                 claimed.setdefault(b, t)
             elif b in keys:
-                placed.append((claimed.pop(b, t), keys[b], int(x[0]), x[1]))
-        out[rule] = [(k, s) for _t, k, s, _u in sorted(placed, key=lambda p: p[0])]
+                placed.append((claimed.pop(b, t), keys[b], int(x)))
+        out[rule] = [(k, s) for _t, k, s in sorted(placed, key=lambda p: p[0])]
     return out
 
 
