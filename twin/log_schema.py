@@ -40,6 +40,7 @@ import pyarrow as pa
 from twin.eventlog import KINDS
 
 __all__ = [
+    "decode_utf8",
     "Obj",
     "Attr",
     "Change",
@@ -92,6 +93,19 @@ object from the integer in the ``batch`` column to the original text id."""
 class LogError(ValueError):
     """An event log that cannot be read or written as asked, phrased for the user: the file,
     where in it, the bad value and what was expected."""
+
+
+def decode_utf8(path: Any, raw: bytes, expected: str) -> str:
+    """``raw`` (the bytes of ``path``) as text; a LogError naming the line and byte that are
+    not UTF-8 and what was ``expected`` (e.g. "a CSV file in UTF-8")."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise LogError(
+            f"{path}: line {line}: not UTF-8 text (byte {exc.start}: "
+            f"{raw[exc.start : exc.start + 1]!r}); expected {expected}"
+        ) from None
 
 
 # --------------------------------------------------------------------------- the table

@@ -51,6 +51,7 @@ from twin.log_schema import (
     Obj,
     batch_ids,
     check_zones,
+    decode_utf8,
     hours_since,
     iso_times,
     kind_of,
@@ -156,14 +157,7 @@ def _check_size(p: Path, bound: int, what: str) -> None:
 def _csv_rows(p: Path) -> tuple[dict[str, int], list[list[Any]], Callable[[int], str]]:
     _check_size(p, MAX_CSV_BYTES, "MES CSV file")
     raw = p.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise LogError(
-            f"{p}: line {line}: not UTF-8 text (byte {exc.start}: "
-            f"{raw[exc.start : exc.start + 1]!r}); expected a CSV file in UTF-8"
-        ) from None
+    text = decode_utf8(p, raw, "a CSV file in UTF-8")
     text = text.removeprefix("\ufeff")
     first = text.split("\n", 1)[0]
     delim = max((",", ";", "\t"), key=first.count)

@@ -224,6 +224,20 @@ def _usage_message(exc: Exception) -> str:
 
 
 # --------------------------------------------------------------------------- value checks
+def check_out_dir(out_dir: Path | None, force: bool) -> None:
+    """``--out DIR [--force]`` of a command that writes a run folder: a new or empty folder, or
+    a previous run output with ``--force``; ``--force`` alone is an error."""
+    if force and out_dir is None:
+        raise UserError("--force: replaces a previous run output in --out; give --out DIR")
+    if out_dir is not None:
+        from twin.simulate import RunDirError, check_run_dir
+
+        try:
+            check_run_dir(out_dir, force)
+        except RunDirError as exc:
+            raise UserError(f"--out {exc}") from None
+
+
 def check_int(option: str, value: int | None, low: int, high: int, what: str = "") -> int | None:
     """``value`` if ``low <= value <= high`` (None passes), else a UserError saying the bound."""
     if value is None:

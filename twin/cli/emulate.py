@@ -15,6 +15,7 @@ from twin.cli.common import (
     UserError,
     check_int,
     check_number,
+    check_out_dir,
     err,
     out,
     parse_hours,
@@ -169,15 +170,7 @@ def emulate(
     check_topic_level("--topic-root", topic_root)
     if replay is not None and (variants or seed):
         raise UserError("--replay: plays a recorded log; --seed and --variant are for simulating")
-    if force and out_dir is None:
-        raise UserError("--force: replaces a previous run output in --out; give --out DIR")
-    if out_dir is not None:
-        from twin.simulate import RunDirError, check_run_dir
-
-        try:
-            check_run_dir(out_dir, force)
-        except RunDirError as exc:
-            raise UserError(f"--out {exc}") from None
+    check_out_dir(out_dir, force)
     opc_users = _read_opcua_users(opcua_users)
     if (opcua_cert is None) != (opcua_key is None):
         raise UserError("--opcua-cert/--opcua-key: a secure endpoint needs both")

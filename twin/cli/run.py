@@ -20,6 +20,7 @@ from twin.cli.common import (
     UserError,
     Workers,
     check_number,
+    check_out_dir,
     err,
     out,
     parse_hours,
@@ -254,15 +255,7 @@ def _check_one_or_many(
                 f"{'/'.join(unused)}: only with --replications N (a single run runs in this "
                 "process)"
             )
-    if force and out_dir is None:
-        raise UserError("--force: replaces a previous run output in --out; give --out DIR")
-    if out_dir is not None:
-        from twin.simulate import RunDirError, check_run_dir
-
-        try:
-            check_run_dir(out_dir, force)
-        except RunDirError as exc:
-            raise UserError(f"--out {exc}") from None
+    check_out_dir(out_dir, force)
 
 
 def _replanning(

@@ -12,6 +12,7 @@ from twin.log_schema import (
     MAX_EVENTS,
     TIME_EXPECTED,
     LogError,
+    decode_utf8,
 )
 from twin.ocel.document import (
     EPOCH,
@@ -130,14 +131,7 @@ def _checked_object(o: Any, where: str) -> OcelObject:
 
 def read_json(p: Path) -> OcelDoc:
     raw = p.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise LogError(
-            f"{p}: line {line}: not UTF-8 text (byte {exc.start}: "
-            f"{raw[exc.start : exc.start + 1]!r}); expected an OCEL 2.0 JSON file in UTF-8"
-        ) from None
+    text = decode_utf8(p, raw, "an OCEL 2.0 JSON file in UTF-8")
     try:
         data = json.loads(text.removeprefix("\ufeff"))
     except json.JSONDecodeError as exc:
