@@ -32,13 +32,28 @@ def test_errors_clip_at_the_window_and_score_interval_and_probability():
     e.add(pts, truth, 0.0, 24.0, items)
     # a: |8 - 9|; b: predicted after the window (24) against 22
     assert e.abs_err == [1.0, 2.0]
-    # a in [6, 12]; b's p10 (30) is after its completion
-    assert e.covered == [True, False]
+    # only a's interval ends within the window (b's and c's end after it), and 9 is in [6, 12]
+    assert e.covered == [True]
     # due within the window: a (0.9 vs on time), b (0.2 vs late)
     assert e.brier == pytest.approx([0.01, 0.04])
     s = e.summary()
-    assert s["mae_h"] == 1.5 and s["coverage"] == 0.5 and s["n_brier"] == 2
+    assert s["mae_h"] == 1.5 and s["coverage"] == 1.0 and s["n_brier"] == 2
     assert Errors().summary()["mae_h"] is None
+
+
+def test_coverage_is_scored_on_the_items_the_forecast_puts_in_the_window():
+    """Chosen by the forecast, not by the outcome: an early outcome of an item expected later
+    does not count, an item expected within the window and not done by then is not covered."""
+    pts = {
+        "early": Point("early", due=99, point=30, p10=20, p90=40, p_on_time=None),  # done at 5
+        "inside": Point("inside", due=99, point=10, p10=8, p90=12, p_on_time=None),  # done 11
+        "missed": Point("missed", due=99, point=10, p10=8, p90=12, p_on_time=None),  # not done
+        "low": Point("low", due=99, point=10, p10=8, p90=12, p_on_time=None),  # done at 3
+    }
+    truth = {"early": 5.0, "inside": 11.0, "low": 3.0}
+    e = Errors()
+    e.add(pts, truth, 0.0, 24.0, set())
+    assert sorted(e.covered) == [False, False, True]  # inside yes; missed and low no
 
 
 @pytest.fixture(scope="module")
