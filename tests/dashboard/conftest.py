@@ -3,7 +3,9 @@ dashboard server in a subprocess on a free port of 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +24,7 @@ from twin.variants import resolve
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "scenarios" / "tiny.yaml"
 ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def make_store(root: Path) -> dict[str, str]:
@@ -65,6 +69,29 @@ def start_server(store: Path, port: int, log: Path) -> subprocess.Popen:
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"dashboard server did not start: {log.read_text()}")
+
+
+@contextlib.contextmanager
+def served_page(store: Path, log: Path, height: int = 1000) -> Iterator[tuple[Any, str]]:
+    """A dashboard server on ``store`` and a headless Chromium page (30 s timeouts): yields
+    (page, base URL); stops both afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    proc = start_server(store, port, log)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM,
+                                        args=["--no-sandbox", "--disable-dev-shm-usage"])  # fmt: skip
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": height})
+                page.set_default_timeout(30_000)
+                yield page, f"http://127.0.0.1:{port}"
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -4,17 +4,15 @@ to test-artifacts/."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from dashboard import ids
-from tests.dashboard.conftest import ARTIFACTS, free_port, start_server
+from tests.dashboard.conftest import ARTIFACTS, CHROMIUM, served_page
 from tests.dashboard.test_forecast_figures import stored_forecast
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytest.importorskip("playwright.sync_api")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs chromium"),
@@ -24,32 +22,18 @@ pytestmark = [
 def test_the_forecast_page_shows_the_stored_forecast(tmp_path):
     root = tmp_path / "runs"
     fid = stored_forecast(root)
-    port = free_port()
-    proc = start_server(root, port, tmp_path / "server.log")
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM,
-                                        args=["--no-sandbox", "--disable-dev-shm-usage"])  # fmt: skip
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                page.set_default_timeout(30_000)
-                page.goto(f"http://127.0.0.1:{port}/")
-                page.get_by_role("link", name="Forecast").click()
-                page.wait_for_function(
-                    f"() => {{ const g = document.querySelector('#{ids.FC_ORDERS} .js-plotly-plot');"
-                    " return g && g.data && g.data[0].y && g.data[0].y.length > 0; }"
-                )
-                colours = page.evaluate(
-                    f"() => document.querySelector('#{ids.FC_ORDERS} .js-plotly-plot')"
-                    ".data[0].marker.color"
-                )
-                assert colours and all(c.startswith("#") for c in colours)
-                assert fid in page.locator(f"#{ids.FC_PICK}").inner_text()
-                assert "OTIF %" in page.locator(f"#{ids.FC_KPIS}").inner_text()
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "dashboard-forecast.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with served_page(root, tmp_path / "server.log", height=900) as (page, base):
+        page.goto(f"{base}/")
+        page.get_by_role("link", name="Forecast").click()
+        page.wait_for_function(
+            f"() => {{ const g = document.querySelector('#{ids.FC_ORDERS} .js-plotly-plot');"
+            " return g && g.data && g.data[0].y && g.data[0].y.length > 0; }"
+        )
+        colours = page.evaluate(
+            f"() => document.querySelector('#{ids.FC_ORDERS} .js-plotly-plot').data[0].marker.color"
+        )
+        assert colours and all(c.startswith("#") for c in colours)
+        assert fid in page.locator(f"#{ids.FC_PICK}").inner_text()
+        assert "OTIF %" in page.locator(f"#{ids.FC_KPIS}").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-forecast.png"), full_page=True)
