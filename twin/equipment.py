@@ -83,7 +83,10 @@ class Unit:
         self.state = ""
         self.busy = False  # reserved by a batch, or cleaning/maintenance on its own
         self.open = open_now
-        self.clean = CleanState()  # cleanliness, last product, campaign count, clocks
+        self._clean_state = CleanState()  # cleanliness, last product, campaign count, clocks
+        # uses not yet folded into it (see ``clean``): product and end of the last one
+        self._uses = 0
+        self._last_use: tuple[str, float] = ("", 0.0)
         self.holder = -1  # the batch holding the unit (claimed, processing or blocked), or -1
         self._shown_holder = -1
         self._resumed: UnitState | None = None  # what the unit was doing at a warm start
@@ -119,7 +122,29 @@ class Unit:
     def _rest_state(self) -> str:
         if not self.open:
             return "off_shift"
-        return "dirty_hold" if self.clean.cleanliness == DIRTY else "idle"
+        return "dirty_hold" if self._clean_state.cleanliness == DIRTY else "idle"
+
+    @property
+    def clean(self) -> CleanState:
+        """What the cleaning rules know of the unit (``twin.rules.CleanState``).
+
+        A unit no cleaning rule acts on (``prepares`` false) still counts its uses, but only
+        when someone asks: building a frozen ``CleanState`` after every step was a few percent
+        of a flow line's run. Its cleanliness never changes with a use, so ``_clean_state``
+        has it right at all times."""
+        if self._uses:
+            st = self._clean_state
+            product, at = self._last_use
+            self._clean_state = CleanState(
+                st.cleanliness, product, st.campaign_count + self._uses, st.clean_since, at
+            )
+            self._uses = 0
+        return self._clean_state
+
+    @clean.setter
+    def clean(self, st: CleanState) -> None:
+        self._clean_state = st
+        self._uses = 0
 
     @property
     def free(self) -> bool:
@@ -238,14 +263,18 @@ class Unit:
     # ------------------------------------------------------------------ after a batch
     def finish_batch(self, product: str, scrapped: bool = False) -> None:
         """The batch's material left (or was scrapped): the unit is dirty."""
-        st = self.clean
-        self.clean = CleanState(
-            DIRTY if self.needs_cleaning else st.cleanliness,
-            product,
-            st.campaign_count + 1,
-            st.clean_since,
-            self.env.now,
-        )
+        if self.prepares:
+            st = self.clean
+            self._clean_state = CleanState(
+                DIRTY if self.needs_cleaning else st.cleanliness,
+                product,
+                st.campaign_count + 1,
+                st.clean_since,
+                self.env.now,
+            )
+        else:  # counted now, folded into the clean state when it is read (see ``clean``)
+            self._uses += 1
+            self._last_use = (product, self.env._now)
         self.batches_since_maint += 1
         every = self._maint_every_batches
         if every is not None and self.batches_since_maint >= every:
@@ -266,7 +295,7 @@ class Unit:
             queue.unsettled.append(self)
         else:
             self.set_state(self._rest_state())
-        if self.clean.cleanliness == DIRTY:
+        if self._clean_state.cleanliness == DIRTY:
             self._watch_dirty()
         queue.dispatch()
 

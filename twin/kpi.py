@@ -78,14 +78,17 @@ def _indices(arr: pa.DictionaryArray) -> np.ndarray:
     if ind.type not in _NUMPY_TYPES:
         return ind.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     idx = _values(ind).astype(np.int64)
-    if ind.null_count:
+    if ind.null_count:  # (not ``fill_null``: pyarrow.compute's first call imports pandas)
         bits = np.unpackbits(np.frombuffer(ind.buffers()[0], dtype=np.uint8), bitorder="little")
         idx[bits[ind.offset : ind.offset + len(ind)] == 0] = -1
     return idx
 
 
 class LogView:
-    """Numpy views of an event log's columns, with string columns as codes + dictionaries."""
+    """Numpy views of an event log's columns, with string columns as codes + dictionaries.
+
+    Every column and mask is computed once and kept: ``compute_kpis`` asks for the same kinds
+    several times, and on a plant-year log each mask is a pass over a million rows."""
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
@@ -94,23 +97,50 @@ class LogView:
         self.batch = _numpy(table.column("batch"))
         self.step = _numpy(table.column("step"))
         self._str: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self._masks: dict[tuple[str, str], np.ndarray] = {}
+        self._dicts: list[tuple[pa.Array, list[str]]] = []  # dictionaries met, as lists
 
     def codes(self, name: str) -> tuple[np.ndarray, list[str]]:
         if name not in self._str:
             col = self.table.column(name)
             if not pa.types.is_dictionary(col.type):
                 col = pc.dictionary_encode(col)
-            arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-            idx = _indices(arr)
-            self._str[name] = (idx, arr.dictionary.to_pylist())
+            chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+            if len(chunks) > 1 and not all(
+                c.dictionary.equals(chunks[0].dictionary) for c in chunks[1:]
+            ):
+                chunks = [col.combine_chunks()]  # one dictionary for all the rows
+            if not chunks:
+                chunks = [pa.array([], type=col.type)]
+            idx = (
+                np.concatenate([_indices(c) for c in chunks])
+                if len(chunks) > 1
+                else _indices(chunks[0])
+            )
+            self._str[name] = (idx, self._strings(chunks[0].dictionary))
         return self._str[name]
 
+    def _strings(self, dictionary: pa.Array) -> list[str]:
+        """A dictionary as a list, converted once however many columns share it (the log's
+        string columns all do: one Python string per order id is the slow part)."""
+        for known, strings in self._dicts:
+            if known is dictionary or known.equals(dictionary):
+                return strings
+        strings = dictionary.to_pylist()
+        self._dicts.append((dictionary, strings))
+        return strings
+
     def mask(self, name: str, value: str) -> np.ndarray:
-        idx, dic = self.codes(name)
-        try:
-            return idx == dic.index(value)
-        except ValueError:
-            return np.zeros(len(idx), dtype=bool)
+        m = self._masks.get((name, value))
+        if m is None:
+            idx, dic = self.codes(name)
+            try:
+                m = idx == dic.index(value)
+            except ValueError:
+                m = np.zeros(len(idx), dtype=bool)
+            m.flags.writeable = False  # shared by every caller
+            self._masks[(name, value)] = m
+        return m
 
     def kind(self, name: str) -> np.ndarray:
         return self.mask("kind", name)
@@ -139,9 +169,12 @@ def state_hours(view: LogView, lo: float, hi: float) -> dict[str, dict[str, tupl
     kw = view.value[m]
     ucodes, strings = view.codes("unit")
     scodes, sstrings = view.codes("state")
-    u, s = ucodes[m], scodes[m]
     out: dict[str, dict[str, tuple[float, float]]] = {}
     if len(t):
+        # units and states renumbered densely (a log's codes run over every string in it), so
+        # the stable sort is a radix sort of small integers and the pairs index small arrays
+        units, u = _dense(ucodes[m])
+        states, s = _dense(scodes[m])
         order = np.argsort(u, kind="stable")  # per unit, in time order
         u, s, t, kw = u[order], s[order], t[order], kw[order]
         nxt = np.empty_like(t)
@@ -152,22 +185,33 @@ def state_hours(view: LogView, lo: float, hi: float) -> dict[str, dict[str, tupl
         a, b = np.maximum(t, lo), np.minimum(nxt, hi)
         spell = b > a
         # (unit, state) pairs that have a spell, in the order of their first spell
-        ns = max(len(sstrings), int(s.max()) + 1)
-        pair = u * ns + s
-        pairs, first = np.unique(pair[spell], return_index=True)
-        pairs = pairs[np.argsort(first, kind="stable")]
-        sel = pair[spell]
+        ns = len(states)
+        sel = u[spell].astype(np.int64) * ns + s[spell]
         dur = (b - a)[spell]
         h = np.bincount(sel, weights=dur)
         e = np.bincount(sel, weights=dur * kw[spell])
-        units, ufirst = np.unique(u, return_index=True)
-        for code in units[np.argsort(ufirst, kind="stable")].tolist():
+        first = np.full(len(units) * ns, len(sel))
+        np.minimum.at(first, sel, np.arange(len(sel)))
+        pairs = np.flatnonzero(first < len(sel))
+        pairs = pairs[np.argsort(first[pairs], kind="stable")]
+        for code in units:  # in the order of their codes (a log names units as it adds them)
             out[strings[code]] = {}
         for p in pairs.tolist():
-            out[strings[p // ns]][sstrings[p % ns]] = (float(h[p]), float(e[p]))
+            uname, sname = strings[units[p // ns]], sstrings[states[p % ns]]
+            out[uname][sname] = (float(h[p]), float(e[p]))
     for name in view.strings("unit", view.kind("unit_added")):
         out.setdefault(name, {})  # type: ignore[arg-type]
     return out
+
+
+def _dense(codes: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """The distinct codes (ascending) and each row's index among them, as small integers
+    (a null, -1, is a code like any other here)."""
+    present = np.bincount(codes + 1)
+    distinct = np.flatnonzero(present)
+    rank = np.zeros(len(present), dtype=np.int16 if len(distinct) < 2**15 else np.int64)
+    rank[distinct] = np.arange(len(distinct))
+    return (distinct - 1).tolist(), rank[codes + 1]
 
 
 def wip_series(table: pa.Table | LogView) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +275,7 @@ def _orders(
     codes = v.codes("order")[0]
     oc, dv = codes[orel], v.value[orel]
     cc, ct = codes[ocomp], v.t[ocomp]
-    if len(np.unique(oc)) != len(oc) or len(np.unique(cc)) != len(cc) or (oc < 0).any():
+    if (oc < 0).any() or (cc < 0).any() or _repeats(oc) or _repeats(cc):
         due = dict(zip(oc.tolist(), dv.tolist(), strict=True))  # repeated or unnamed orders
         done_at = dict(zip(cc.tolist(), ct.tolist(), strict=True))
         elig = [o for o, d in due.items() if (lo <= d <= hi) or (o in done_at and d >= lo)]
@@ -248,6 +292,11 @@ def _orders(
     ok = int((elig & has_done & (c <= d + 1e-9)).sum())
     late = int((elig & has_done & (c > d + 1e-9)).sum())
     return len(oc), int(elig.sum()), ok, late
+
+
+def _repeats(codes: np.ndarray) -> bool:
+    """Whether some (non-negative) code occurs twice."""
+    return bool(len(codes)) and int(np.bincount(codes).max()) > 1
 
 
 def compute_kpis(table: pa.Table) -> dict[str, Any]:
