@@ -4,6 +4,8 @@ Pages live in ``dashboard/pages/`` and register themselves (``dash.register_page
 the run store and the background jobs through the Flask app's config (``context.store_root()``
 and ``context.jobs()``), so no page imports this module and nothing is loaded at import time.
 Downloads, reports and the playback timeline are plain Flask routes (``dashboard/routes.py``).
+Stamped static files are cached by the browser for a year, computed JSON and HTML gzip-compressed
+(``_install_travel``).
 
 ``serve`` checks the address first (``check_bind``: a port in use, a host that does not resolve
 or is not this machine's, a privileged port) and raises :class:`ServeError` with one paragraph
@@ -14,6 +16,7 @@ never Flask's development server.
 from __future__ import annotations
 
 import errno
+import gzip
 import socket
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,6 +42,9 @@ __all__ = [
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 DEFAULT_THREADS = 8
+MIN_GZIP = 2048  # bytes: smaller answers are sent as they are
+_YEAR = 365 * 24 * 3600
+_COMPRESSED = ("application/json", "text/html")
 _PAGES = Path(__file__).resolve().parent / "pages"
 _NAV = (("Runs", "/"), ("Playback", "/playback"), ("Compare", "/compare"), ("What-if", "/what-if"),
         ("Live", "/live"), ("Forecast", "/forecast"))  # fmt: skip
@@ -84,6 +90,7 @@ def create_app(
     security.install(
         app.server, None if allowed_hosts is None else {*map(security.hostname_of, allowed_hosts)}
     )
+    _install_travel(app.server)
     app.server.register_blueprint(routes.blueprint)
     nav = html.Nav(
         [html.Span("PharmaTwin", className="brand")]
@@ -114,6 +121,44 @@ def create_app(
     with app.server.test_request_context("/", headers={"Host": "127.0.0.1"}):
         app.server.preprocess_request()
     return app
+
+
+def _install_travel(server: flask.Flask) -> None:
+    """How responses travel: long browser caching for files whose URL changes with their
+    content, gzip for the JSON and HTML the server computes.
+
+    ``/assets/<file>?m=<mtime>`` (Dash stamps every asset's URL with its file time) and
+    ``/_favicon.ico?v=<dash version>`` never change under one URL: the browser keeps them a year
+    and does not ask again on the next visit (Dash does so for its component suites, plotly.js
+    among them); without the stamp they are answered as before (``no-cache``). JSON (page
+    layouts, callback answers) and HTML of ``MIN_GZIP`` bytes or more are gzip-compressed
+    (level 1: about a millisecond per 100 KB) when the browser accepts it. The playback
+    timeline compresses itself (``routes.timeline_view``); scripts and downloads are sent as
+    they are."""
+
+    @server.after_request
+    def _travel(resp: flask.Response) -> flask.Response:
+        req = flask.request
+        if resp.status_code != 200:
+            return resp
+        stamped = (req.path.startswith("/assets/") and "m" in req.args) or (
+            req.path == "/_favicon.ico" and "v" in req.args
+        )
+        if stamped:
+            resp.headers["Cache-Control"] = f"public, max-age={_YEAR}, immutable"
+            return resp
+        if (
+            resp.mimetype in _COMPRESSED
+            and not resp.direct_passthrough
+            and "Content-Encoding" not in resp.headers
+            and "gzip" in req.headers.get("Accept-Encoding", "")
+        ):
+            body = resp.get_data()
+            if len(body) >= MIN_GZIP:
+                resp.set_data(gzip.compress(body, compresslevel=1, mtime=0))
+                resp.headers["Content-Encoding"] = "gzip"
+                resp.vary.add("Accept-Encoding")
+        return resp
 
 
 def check_bind(host: str, port: int) -> tuple[str, int]:

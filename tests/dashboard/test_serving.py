@@ -49,6 +49,43 @@ def test_no_server_paths_reach_the_browser(tiny_store):
     assert bad.status_code == 400 and "time: bad value 'soon'" in bad.get_data(as_text=True)
 
 
+def test_stamped_files_are_cached_and_computed_answers_compressed(tiny_store):
+    """A second visit asks nothing again for assets whose URL carries their file time; the
+    page's layout and callback answers travel gzip-compressed when the browser accepts it."""
+    import gzip
+    import json
+
+    root, runs = tiny_store
+    client = create_app(root).server.test_client()
+    page = client.get("/playback").get_data(as_text=True)
+    stamped = re.findall(r'(?:src|href)="(/assets/[^"]+\?m=[^"]+|/_favicon.ico\?v=[^"]+)"', page)
+    assert any(u.startswith("/assets/playback.js?m=") for u in stamped), stamped
+    for url in stamped:
+        resp = client.get(url)
+        assert resp.status_code == 200
+        assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable", url
+    assert client.get("/assets/playback.js").headers["Cache-Control"] == "no-cache"  # no stamp
+    search = f"?run={runs['base']}"
+    body = {
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [{"id": "_pages_content", "property": "children"},
+                    {"id": "_pages_store", "property": "data"}],
+        "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/playback"},
+                   {"id": "_pages_location", "property": "search", "value": search}],
+        "changedPropIds": ["_pages_location.pathname"], "state": [],
+    }  # fmt: skip
+    plain = client.post("/_dash-update-component", json=body)
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    packed = client.post("/_dash-update-component", json=body, headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 3
+    assert f'"run": "{runs["base"]}"' in json.dumps(json.loads(plain.data))  # the page itself
+    tiny = client.get("/_dash-layout", headers={"Accept-Encoding": "gzip"})  # small: as it is
+    assert len(tiny.data) < 2048 and "Content-Encoding" not in tiny.headers
+
+
 def test_host_header_is_checked(tiny_store):
     root, _ = tiny_store
     client = create_app(root).server.test_client()
