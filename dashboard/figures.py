@@ -27,6 +27,7 @@ __all__ = [
     "PLANT_UNITS",
     "PLANT_AGVS",
     "PLANT_BATCHES",
+    "PLANT_LABELS",
     "plant_figure",
     "plant_legend",
     "plant_ranges",
@@ -37,6 +38,7 @@ __all__ = [
     "kpi_cards",
     "product_colours",
     "GRAPH_CONFIG",
+    "QUICK_TICKS",
     "PRODUCT_PALETTE",
     "kpi_unit",
     "kpi_release_kind",
@@ -86,12 +88,21 @@ PRODUCT_PALETTE = (
 _SHADE = {"setup": "#f2c14e", "cleaning": "#9ecae9", "down": "#d62728",
           "maintenance": "#8c1c5a", "off_shift": "#d9d9d9"}  # fmt: skip
 
+# axes of the playback figures: tick labels are drawn without plotly checking, label by label,
+# whether each overflows the figure (a text measurement and a page layout per label, for every
+# label: a third of the time plotly takes to draw the page's figures)
+QUICK_TICKS: dict[str, Any] = {"ticklabeloverflow": "allow"}
+
 # above this many points in all, curves are drawn with WebGL
 WEBGL_POINTS = 40_000
-# trace order of plant_figure (the page patches these by index)
+# trace order of plant_figure
 PLANT_UNITS = 2
 PLANT_AGVS = 3
 PLANT_BATCHES = 4
+PLANT_LABELS = 5
+# an annotation's anchor as a text trace's textposition (the text on the other side of it)
+_TEXT_V = {"bottom": "top", "top": "bottom", "middle": "middle"}
+_TEXT_H = {"left": "right", "right": "left", "center": "center"}
 
 
 def product_colours(products: Sequence[str] | set[str]) -> dict[str, str]:
@@ -153,10 +164,52 @@ def plant_legend(pb: Playback) -> list[tuple[str, str, str]]:
     return out
 
 
-def plant_figure(pb: Playback, t: float) -> dict[str, Any]:
+def plant_figure(pb: Playback, t: float, moving: bool = True) -> dict[str, Any]:
     """The plant at time t: rooms, paths, nodes, units coloured by state, AGVs (labelled with
     their ids) and batches. Names of units, rooms and special nodes are placed so that none
-    overlaps another (``plant_layout.place_labels``)."""
+    overlaps another (``plant_layout.place_labels``), all in one text trace (``PLANT_LABELS``:
+    plotly lays out a text trace several times faster than as many annotations).
+
+    ``moving=False``: the units, AGVs and batches are sent but hidden, for a page whose browser
+    draws them in its own layer over the figure (``assets/playback.js``) from the first frame,
+    so the figure is never re-plotted to hide them. What does not move (floor, labels, layout)
+    is computed once per replication (``Playback.memo``) and shared: do not modify it."""
+    paths, nodes, labels, layout = pb.memo("plant_floor", lambda: _plant_floor(pb))
+    frame = plant_update(pb, t)
+    hidden = {} if moving else {"visible": False}
+    data = [
+        paths,
+        nodes,
+        _scatter(
+            x=frame["x"][0], y=frame["y"][0], mode="markers",
+            marker={"symbol": "square", "size": 18, "color": frame["marker.color"][0],
+                    "line": {"color": "#333333", "width": 1}},
+            hovertext=frame["hovertext"][0], hoverinfo="text", name="units", showlegend=False,
+            **hidden,
+        ),
+        _scatter(
+            x=frame["x"][1], y=frame["y"][1], mode="markers+text", text=frame["text"][1],
+            textposition="middle right", textfont={"size": 8, "color": "#1f3a5f"},
+            marker={"symbol": "diamond", "size": 13, "color": frame["marker.color"][1],
+                    "line": {"color": "#000000", "width": 1}},
+            hovertext=frame["hovertext"][1], hoverinfo="text", name="AGVs", showlegend=False,
+            **hidden,
+        ),
+        _scatter(
+            x=frame["x"][2], y=frame["y"][2], mode="markers",
+            marker={"size": 7, "color": frame["marker.color"][2],
+                    "line": {"color": "#ffffff", "width": 1}},
+            hovertext=frame["hovertext"][2], hoverinfo="text", name="batches", showlegend=False,
+            **hidden,
+        ),
+        labels,
+    ]  # fmt: skip
+    return {"data": data, "layout": layout}
+
+
+def _plant_floor(pb: Playback) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict]:
+    """What does not move on the plant figure: the paths and nodes traces, the labels trace
+    and the layout (room frames, fixed ranges and margins)."""
     ex: list[float | None] = []
     ey: list[float | None] = []
     for a, b in pb.edges:
@@ -165,40 +218,26 @@ def plant_figure(pb: Playback, t: float) -> dict[str, Any]:
             ey += [pb.nodes[a][1], pb.nodes[b][1], None]
     special = {n: p for n, p in pb.nodes.items() if p[2] not in ("waypoint", "station")}
     wh_at = {xy: w for w, xy in pb.warehouses.items()}
-    frame = plant_update(pb, t)
-    shapes, annotations = _plant_labels(pb, special, wh_at)
-    data = [
-        _scatter(x=ex, y=ey, mode="lines", line={"color": "#dddddd", "width": 4},
-                 hoverinfo="skip", name="paths", showlegend=False),
-        _scatter(
-            x=[p[0] for p in special.values()], y=[p[1] for p in special.values()],
-            mode="markers", marker={"symbol": "square-open", "size": 10, "color": "#555555"},
-            hovertext=[f"{wh_at.get(p[:2], n)} ({p[2]}, node {n})" for n, p in special.items()],
-            hoverinfo="text", name="nodes", showlegend=False,
-        ),
-        _scatter(
-            x=frame["x"][0], y=frame["y"][0], mode="markers",
-            marker={"symbol": "square", "size": 18, "color": frame["marker.color"][0],
-                    "line": {"color": "#333333", "width": 1}},
-            hovertext=frame["hovertext"][0], hoverinfo="text", name="units", showlegend=False,
-        ),
-        _scatter(
-            x=frame["x"][1], y=frame["y"][1], mode="markers+text", text=frame["text"][1],
-            textposition="middle right", textfont={"size": 8, "color": "#1f3a5f"},
-            marker={"symbol": "diamond", "size": 13, "color": frame["marker.color"][1],
-                    "line": {"color": "#000000", "width": 1}},
-            hovertext=frame["hovertext"][1], hoverinfo="text", name="AGVs", showlegend=False,
-        ),
-        _scatter(
-            x=frame["x"][2], y=frame["y"][2], mode="markers",
-            marker={"size": 7, "color": frame["marker.color"][2],
-                    "line": {"color": "#ffffff", "width": 1}},
-            hovertext=frame["hovertext"][2], hoverinfo="text", name="batches", showlegend=False,
-        ),
-    ]  # fmt: skip
+    shapes, notes = _plant_labels(pb, special, wh_at)
+    paths = _scatter(x=ex, y=ey, mode="lines", line={"color": "#dddddd", "width": 4},
+                     hoverinfo="skip", name="paths", showlegend=False)  # fmt: skip
+    nodes = _scatter(
+        x=[p[0] for p in special.values()], y=[p[1] for p in special.values()],
+        mode="markers", marker={"symbol": "square-open", "size": 10, "color": "#555555"},
+        hovertext=[f"{wh_at.get(p[:2], n)} ({p[2]}, node {n})" for n, p in special.items()],
+        hoverinfo="text", name="nodes", showlegend=False,
+    )  # fmt: skip
+    labels = _scatter(
+        x=[a["x"] for a in notes], y=[a["y"] for a in notes], mode="text",
+        text=[a["text"] for a in notes],
+        textposition=[f"{_TEXT_V[a['yanchor']]} {_TEXT_H[a['xanchor']]}" for a in notes],
+        textfont={"size": 9, "color": [a["font"]["color"] for a in notes]},
+        hoverinfo="skip", name="labels", showlegend=False,
+    )  # fmt: skip
     x0, x1, y0, y1 = plant_ranges(pb)
     axis = {"showgrid": False, "zeroline": False, "ticksuffix": " m", "tickfont": {"size": 9},
-            "color": "#9aa3ad", "automargin": False, "constrain": "domain"}  # fmt: skip
+            "color": "#9aa3ad", "automargin": False, "constrain": "domain",
+            **QUICK_TICKS}  # fmt: skip
     layout = {
         "template": "plotly_white",
         "title": heading("Plant floor: units by state, AGVs by task, batches (black); metres"),
@@ -210,10 +249,9 @@ def plant_figure(pb: Playback, t: float) -> dict[str, Any]:
         "showlegend": False,
         "height": PLANT_HEIGHT,
         "shapes": shapes,
-        "annotations": annotations,
         "hovermode": "closest",
     }
-    return {"data": data, "layout": layout}
+    return paths, nodes, labels, layout
 
 
 def plant_scale(pb: Playback) -> float:
@@ -237,9 +275,9 @@ def _unit_hover(pb: Playback, states: Sequence[str]) -> list[str]:
 def _plant_labels(
     pb: Playback, special: Mapping[str, tuple[float, float, str]], wh_at: Mapping[Any, str]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Room frames (shapes) and every text label (annotations), placed without overlaps: unit
-    names first (next to their squares), then room names (outside their frames), then the
-    docks, gates and chargers."""
+    """Room frames (shapes) and every text label (as annotation dicts: text, anchor point and
+    sides, font), placed without overlaps: unit names first (next to their squares), then room
+    names (outside their frames), then the docks, gates and chargers."""
     scale = plant_scale(pb)
     half = 10 * scale  # half a unit square (18 px) plus a margin
     squares = [(x - half, y - half, x + half, y + half) for x, y in pb.unit_xy]
@@ -349,10 +387,11 @@ def gantt_figure(
         "margin": {"l": 12 + 7 * max((len(u) for u in pb.units), default=4), "r": 10, "t": 34,
                    "b": 84},
         "xaxis": {"type": "date", "range": _iso(pb, np.array([lo, hi])), "automargin": False,
+                  **QUICK_TICKS,
                   "title": {"text": "date (scenario calendar)", "font": {"size": 11}}},
         "yaxis": {"categoryorder": "array", "categoryarray": pb.units[::-1], "type": "category",
                   "range": [-0.5, len(pb.units) - 0.5], "fixedrange": True,
-                  "automargin": False},
+                  "automargin": False, **QUICK_TICKS},
         "dragmode": "zoom",
         # in the bottom margin (container coordinates): margins stay as set, so the browser can
         # place the cursor line from the layout alone
@@ -412,38 +451,35 @@ def cursor_date(pb: Playback, t: float) -> str:
 # --------------------------------------------------------------------------- curves
 def series_figure(pb: Playback, t: float | None = None) -> dict[str, Any]:
     """WIP and warehouse stock over the whole run, with a cursor line at t. Curves with more
-    than ``WEBGL_POINTS`` corners in all are drawn with WebGL (``scattergl``); below that one
-    SVG path per curve draws faster than setting up a WebGL context."""
+    than ``WEBGL_POINTS`` corners in all are drawn with WebGL (``scattergl``, corners given
+    explicitly); below that one SVG path per curve (``hv`` steps: half the points) draws faster
+    than setting up a WebGL context. Times are sent as milliseconds of the scenario's calendar
+    (numbers on a date axis: plotly parses no date strings). Without a cursor (the playback
+    page draws its own) the figure is computed once per replication and shared (do not modify
+    it)."""
+    if t is None:
+        return pb.memo("series", lambda: _series_figure(pb, None))
+    return _series_figure(pb, t)
+
+
+def _series_figure(pb: Playback, t: float | None) -> dict[str, Any]:
     two = bool(pb.levels)
     n = 2 * (len(pb.wip_t) + sum(len(lt) for lt, _ in pb.levels.values()))
-    kind = "scattergl" if n > WEBGL_POINTS else "scatter"
-    x, y = _steps(pb.wip_t, pb.wip_v, pb.t1)
-    data = [
-        {
-            "type": kind,
-            "x": _iso(pb, x),
-            "y": y.tolist(),
-            "mode": "lines",
-            "name": "WIP",
-            "line": {"color": "#4c78a8"},
-            "xaxis": "x",
-            "yaxis": "y",
-        }
+    gl = n > WEBGL_POINTS
+    curves = [("WIP", pb.wip_t, pb.wip_v, "y", "#4c78a8")]
+    curves += [
+        (name, lt, lv, "y2", PALETTE[(i + 1) % len(PALETTE)])
+        for i, (name, (lt, lv)) in enumerate(pb.levels.items())
     ]
-    for i, (name, (lt, lv)) in enumerate(pb.levels.items()):
-        x, y = _steps(lt, lv, pb.t1)
-        data.append(
-            {
-                "type": kind,
-                "x": _iso(pb, x),
-                "y": y.tolist(),
-                "mode": "lines",
-                "name": name,
-                "line": {"color": PALETTE[(i + 1) % len(PALETTE)]},
-                "xaxis": "x",
-                "yaxis": "y2",
-            }
-        )
+    data = []
+    for name, times, values, yaxis, colour in curves:
+        x, y = _steps(times, values, pb.t1) if gl else _hv(times, values, pb.t1)
+        data.append({
+            "type": "scattergl" if gl else "scatter", "x": _ms(pb, x), "y": y.tolist(),
+            "mode": "lines", "name": name,
+            "line": {"color": colour, **({} if gl else {"shape": "hv"})},
+            "xaxis": "x", "yaxis": yaxis,
+        })  # fmt: skip
     layout: dict[str, Any] = {
         "template": "plotly_white",
         "title": heading("Work in progress and warehouse stock over the run"),
@@ -453,15 +489,29 @@ def series_figure(pb: Playback, t: float | None = None) -> dict[str, Any]:
         "legend": {"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom",
                    "font": {"size": 10}},
         "xaxis": {"type": "date", "anchor": "y2" if two else "y", "automargin": False,
-                  "range": _iso(pb, np.array([pb.t0, pb.t1]))},
+                  "range": _iso(pb, np.array([pb.t0, pb.t1])), **QUICK_TICKS},
         "yaxis": {"domain": [0.55, 1.0] if two else [0, 1], "title": {"text": "WIP (batches)"},
-                  "automargin": False},
+                  "automargin": False, **QUICK_TICKS},
         "hovermode": "x",
     }  # fmt: skip
     if two:
         layout["yaxis2"] = {"domain": [0.0, 0.45], "title": {"text": "stock (pallet positions)"},
-                            "automargin": False}  # fmt: skip
+                            "automargin": False, **QUICK_TICKS}  # fmt: skip
     return {"data": data, "layout": layout}
+
+
+def _ms(pb: Playback, hours: np.ndarray) -> list[float]:
+    """Model hours as milliseconds of the scenario's calendar (what plotly's date axes count:
+    the same instants as ``_iso``'s dates)."""
+    base = float(np.datetime64(pb.start, "ms").astype(np.int64))
+    return (base + np.round(np.asarray(hours, dtype=float) * 3_600_000)).tolist()
+
+
+def _hv(times: np.ndarray, values: np.ndarray, end: float) -> tuple[np.ndarray, np.ndarray]:
+    """A step curve as its steps (drawn with line shape ``hv``), held until ``end``."""
+    if not len(times):
+        return np.array([0.0, end]), np.array([0.0, 0.0])
+    return np.append(times, end), np.append(values, values[-1])
 
 
 def _steps(times: np.ndarray, values: np.ndarray, end: float) -> tuple[np.ndarray, np.ndarray]:

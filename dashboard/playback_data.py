@@ -4,14 +4,17 @@ time with ``searchsorted`` (built by :func:`dashboard.aggregate.load_playback`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
 
 from dashboard.process_levels import Level
 from twin.scenario import Scenario
+
+T = TypeVar("T")
 
 __all__ = ["Playback", "parse_when", "TRACKED_STATES", "JUMP_KINDS", "QUIET_KINDS", "GANTT_STATES"]
 
@@ -108,6 +111,19 @@ class Playback:
     # process plants: tank levels and utility use (empty for a discrete plant)
     tanks: dict[str, Level] = field(default_factory=dict)
     utilities: dict[str, Level] = field(default_factory=dict)
+    # what the pages computed once from this replication and keep (see ``memo``): it lives as
+    # long as this object, which the cache replaces when the run's event file changes
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, key: Any, make: Callable[[], T]) -> T:
+        """``make()``, computed once per replication read (figures that do not depend on the
+        cursor: the page sends them again on every visit). The value is shared: never
+        modify it."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = make()
+            return value
 
     @property
     def n_events(self) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.figures import PALETTE, cursor_date, heading
+from dashboard.figures import PALETTE, QUICK_TICKS, cursor_date, heading
 from dashboard.playback_data import Playback
 from dashboard.process_levels import Level
 
@@ -91,6 +91,7 @@ def _panels(
         layout[f"yaxis{axis}"] = {
             "domain": [max(bottom, 0.0), top], "range": [0, 1.12 * top_y or 1.0],
             "automargin": False, "tickfont": {"size": 9}, "nticks": 3, "fixedrange": True,
+            **QUICK_TICKS,
         }  # fmt: skip
         layout["annotations"].append({
             "text": _name(key, level), "xref": "paper", "yref": "paper", "x": 0.005, "y": top,
@@ -98,7 +99,7 @@ def _panels(
             "font": {"size": 10, "color": "#333333"}, "bgcolor": "rgba(255,255,255,0.7)",
         })  # fmt: skip
     layout["xaxis"] = {
-        "type": "date", "range": dates, "automargin": False,
+        "type": "date", "range": dates, "automargin": False, **QUICK_TICKS,
         "anchor": f"y{len(curves)}" if len(curves) > 1 else "y",
         "title": {"text": "date (scenario calendar)", "font": {"size": 11}},
     }  # fmt: skip

@@ -6,8 +6,11 @@
  * plots. The moving things are drawn in an SVG layer over the plotly figures, never by
  * re-plotting them (a plotly update costs 50-100 ms; this layer well under one), and draws are
  * coalesced to one per animation frame, so dragging the slider or playing never queues work
- * behind the mouse. Only public APIs are used: gd.layout (the figure's layout, which plotly
- * keeps current on zoom), Plotly.restyle/relayout once per figure, dash_clientside.set_props.
+ * behind the mouse. The server sends the figures without them (units, AGVs and batches hidden,
+ * no plotly cursor line) and the first frame it computed (key.frame), which this layer draws as
+ * soon as plotly has drawn the figures, before the timeline is here: no figure is ever
+ * re-plotted for the layer. Only public APIs are used: gd.layout (the figure's layout, which
+ * plotly keeps current on zoom) and dash_clientside.set_props.
  */
 (function () {
     "use strict";
@@ -77,6 +80,9 @@
         init(cfg) {
             this.ids = cfg.ids;
             this.startMs = cfg.start_ms;
+            // the server's frame of the page's first time: drawn before the timeline is here
+            this.first = cfg.frame ? {t: Number(cfg.t), f: cfg.frame} : null;
+            this.waits = 0;
             if (cfg.timeline !== this.url) {
                 this.url = cfg.timeline;
                 this.tl = null;
@@ -109,9 +115,44 @@
 
         draw() {
             const tl = this.tl, t = this.t;
-            if (!tl || t === null) { return; }
+            if (t === null) { return; }
+            // the plant at t: from the timeline, else the server's frame when t is its time
+            const f = tl ? this.frameAt(tl, t) :
+                (this.first && Math.abs(this.first.t - t) < 1e-9 ? this.first.f : null);
+            // a figure plotly has not drawn yet is drawn over on a later animation frame
+            let waiting = false;
+            const ready = id => {
+                const gd = graph(id);
+                if (gd && gd.layout) { return gd; }
+                if (document.getElementById(id)) { waiting = true; }
+                return null;
+            };
+            const plant = ready(this.ids.plant);
+            if (plant && f) { this.layer(plant, f); }
+            const ms = this.startMs + t * 3600000;
+            for (const id of [this.ids.gantt, this.ids.series, ...(this.ids.curves || [])]) {
+                const gd = ready(id);
+                if (gd) { this.cursorLine(gd, ms); }
+            }
+            if (tl) { this.cards(t); }
+            const c = document.getElementById(this.ids.clock);
+            if (c) { c.textContent = clock(this.startMs, t); }
+            if (waiting && this.waits++ < 600) { this.schedule(); return; }
+            if (!tl) { return; }
+            // a frame is drawn when the browser has painted it: the next animation frame
+            const stamp = this.stamp;
+            requestAnimationFrame(() => {
+                this.frames.push(performance.now() - stamp);
+                if (this.frames.length > 5000) { this.frames.splice(0, 1000); }
+                const d = document.getElementById(this.ids.drawn);
+                if (d) { d.textContent = String(t); }
+            });
+        },
+
+        // units (colour by state), vehicles (the move under way, interpolated; those on one
+        // spot spread apart) and batches (on their unit, or on their vehicle) at time t
+        frameAt(tl, t) {
             const a = tl.a, nu = tl.units.length, nv = tl.vehicles.length;
-            // units
             const ucol = new Array(nu), uhov = new Array(nu), ux = new Array(nu), uy = new Array(nu);
             for (let i = 0; i < nu; i++) {
                 const lo = a.st_off[i], k = bisect(a.st_t, t, lo, a.st_off[i + 1]);
@@ -121,7 +162,6 @@
                     "): " + (s >= 0 ? tl.states[s] : "idle");
                 ux[i] = a.unit_xy[2 * i]; uy[i] = a.unit_xy[2 * i + 1];
             }
-            // vehicles: the move under way, interpolated
             let vx = new Array(nv), vy = new Array(nv);
             const vcol = new Array(nv), vhov = new Array(nv);
             for (let i = 0; i < nv; i++) {
@@ -140,7 +180,6 @@
                 vhov[i] = tl.vehicles[i] + ": " + (s >= 0 ? tl.v_states[s] : "idle");
             }
             [vx, vy] = spread(vx, vy, tl.spread_m);
-            // batches being processed (on their unit) or carried (on their vehicle)
             const bx = [], by = [], bhov = [];
             const nb = bisect(a.bp_start, t, 0, a.bp_start.length) + 1;
             for (let j = 0; j < nb; j++) {
@@ -151,33 +190,15 @@
                 else { continue; }
                 bhov.push("batch " + a.bp_batch[j]);
             }
-            const plant = graph(this.ids.plant);
-            if (plant && plant.layout) {
-                this.layer(plant, tl, {ux, uy, ucol, uhov, vx, vy, vcol, vhov, bx, by, bhov});
-            }
-            const ms = this.startMs + t * 3600000;
-            for (const id of [this.ids.gantt, this.ids.series, ...(this.ids.curves || [])]) {
-                const gd = graph(id);
-                if (gd && gd.layout) { this.cursorLine(gd, ms); }
-            }
-            this.cards(t);
-            const c = document.getElementById(this.ids.clock);
-            if (c) { c.textContent = clock(this.startMs, t); }
-            // a frame is drawn when the browser has painted it: the next animation frame
-            const stamp = this.stamp;
-            requestAnimationFrame(() => {
-                this.frames.push(performance.now() - stamp);
-                if (this.frames.length > 5000) { this.frames.splice(0, 1000); }
-                const d = document.getElementById(this.ids.drawn);
-                if (d) { d.textContent = String(t); }
-            });
+            return {units: tl.units, vehicles: tl.vehicles,
+                    ux, uy, ucol, uhov, vx, vy, vcol, vhov, bx, by, bhov};
         },
 
         // The moving part of the plant, drawn in an SVG layer over the plotly figure. Its
         // viewBox is the figure's axis ranges (gd.layout, which plotly keeps current) and it
         // covers the plot area (the figure's fixed margins), so metres map to the same pixels
         // as plotly's: equal axes and centring, as plotly's constrain: "domain".
-        layer(gd, tl, f) {
+        layer(gd, f) {
             const NS = "http://www.w3.org/2000/svg";
             const host = gd.parentElement;
             let ov = host.querySelector(":scope > svg.pt-layer");
@@ -192,8 +213,6 @@
                     ov.appendChild(g);
                 }
                 host.appendChild(ov);
-                // plotly's own copies of these traces (the server's first frame) step aside
-                Plotly.restyle(gd, {visible: false}, [2, 3, 4]);
             }
             const m = gd.layout.margin, box = gd.getBoundingClientRect();
             const xr = gd.layout.xaxis.range, yr = gd.layout.yaxis.range;
@@ -222,7 +241,7 @@
                 r.setAttribute("x", f.ux[i] - 9 * k); r.setAttribute("y", -f.uy[i] - 9 * k);
                 r.setAttribute("width", 18 * k); r.setAttribute("height", 18 * k);
                 r.setAttribute("fill", f.ucol[i]);
-                r.setAttribute("data-unit", tl.units[i]);
+                r.setAttribute("data-unit", f.units[i]);
                 if (r.firstChild.textContent !== f.uhov[i]) { r.firstChild.textContent = f.uhov[i]; }
             }
             const dots = pool(ov.querySelector(".pt-batches"), f.bx.length, titled("circle"));
@@ -242,7 +261,7 @@
             const d = 7 * k;
             for (let i = 0; i < f.vx.length; i++) {
                 const g = agvs[i], x = f.vx[i], y = -f.vy[i];
-                g.setAttribute("data-agv", tl.vehicles[i]);
+                g.setAttribute("data-agv", f.vehicles[i]);
                 g.childNodes[0].textContent = f.vhov[i];
                 const path = g.childNodes[1];
                 path.setAttribute("d", `M${x} ${y - d}L${x + d} ${y}L${x} ${y + d}L${x - d} ${y}Z`);
@@ -250,7 +269,7 @@
                 const text = g.childNodes[2];
                 text.setAttribute("x", x + d + 2 * k); text.setAttribute("y", y + 3 * k);
                 text.setAttribute("font-size", 9 * k);
-                if (text.textContent !== tl.vehicles[i]) { text.textContent = tl.vehicles[i]; }
+                if (text.textContent !== f.vehicles[i]) { text.textContent = f.vehicles[i]; }
             }
         },
 
@@ -275,11 +294,6 @@
             Object.assign(line.style, {left: x + "px", top: m.t + "px",
                                        height: Math.max(0, box.height - m.t - m.b) + "px",
                                        display: inside ? "block" : "none"});
-            // plotly's own cursor (shapes[0], drawn by the server) steps aside once
-            if (!gd.__ptCursorHidden && gd.layout.shapes && gd.layout.shapes.length) {
-                gd.__ptCursorHidden = true;
-                Plotly.relayout(gd, {"shapes[0].visible": false});
-            }
         },
 
         hoursUntil(s, t) {

@@ -2,9 +2,13 @@
 (a process plant: tank levels and utility use, and the levels at the cursor), KPIs up to the
 cursor and the events around it.
 
-The first frame is drawn by the server; then the browser fetches the run's timeline once
+The server sends the figures without what moves (units, AGVs and batches hidden, no plotly
+cursor line) and the plant at the first time (``key.frame``), which the browser draws in its own
+layer as soon as plotly has drawn the figures; it fetches the run's timeline once
 (``/timeline/...``, :mod:`dashboard.timeline`) and draws every cursor time itself
-(``assets/playback.js``): while the slider is dragged, while playing, after a jump. The server is
+(``assets/playback.js``): while the slider is dragged, while playing, after a jump. What does
+not depend on the cursor (the plant's floor and labels, the WIP and stock curves) is computed
+once per replication (``Playback.memo``). The server is
 asked only for what depends on a settled cursor: the Gantt window, the event list, the download
 links. The URL carries run, replication, cursor time, Gantt window and jump kind, so a link
 reproduces the view.
@@ -126,6 +130,7 @@ def layout(
         "t": t0,
         "start_ms": _start_ms(pb),
         "timeline": "/timeline?" + urlencode({"run": info.id, "rep": r}),
+        "frame": _first_frame(pb, t0),
         "ids": {
             "plant": ids.PB_LAYOUT,
             "gantt": ids.PB_GANTT,
@@ -222,7 +227,7 @@ def layout(
                         [
                             dcc.Graph(
                                 id=ids.PB_LAYOUT,
-                                figure=figures.plant_figure(pb, t0),
+                                figure=figures.plant_figure(pb, t0, moving=False),
                                 config=figures.GRAPH_CONFIG,
                             ),
                             _legend(figures.plant_legend(pb)),
@@ -239,7 +244,7 @@ def layout(
                 dcc.Graph(
                     id=ids.PB_GANTT,
                     config=figures.GRAPH_CONFIG,
-                    figure=figures.gantt_figure(pb, lo, hi, t=t0),
+                    figure=figures.gantt_figure(pb, lo, hi),  # the browser draws the cursor
                 ),
                 className="panel",
             ),
@@ -256,7 +261,7 @@ def _discrete_rows(pb: data.Playback, t: float) -> list:
                 html.Div(
                     dcc.Graph(
                         id=ids.PB_SERIES,
-                        figure=figures.series_figure(pb, t),
+                        figure=figures.series_figure(pb),
                         config=figures.GRAPH_CONFIG,
                     ),
                     className="panel half",
@@ -280,7 +285,7 @@ def _process_rows(pb: data.Playback, t: float) -> list:
                 html.Div(
                     dcc.Graph(
                         id=ids.PB_TANKS,
-                        figure=process_figures.tank_figure(pb, t),
+                        figure=process_figures.tank_figure(pb),
                         config=figures.GRAPH_CONFIG,
                     ),
                     className="panel wide",
@@ -294,7 +299,7 @@ def _process_rows(pb: data.Playback, t: float) -> list:
                 html.Div(
                     dcc.Graph(
                         id=ids.PB_UTILITIES,
-                        figure=process_figures.utility_figure(pb, t),
+                        figure=process_figures.utility_figure(pb),
                         config=figures.GRAPH_CONFIG,
                     ),
                     className="panel half",
@@ -332,6 +337,21 @@ def _levels(pb: data.Playback, t: float) -> html.Div:
             html.Table([html.Thead(head), html.Tbody(body)], className="events"),
         ]
     )
+
+
+def _first_frame(pb: data.Playback, t: float) -> dict[str, list]:
+    """The plant at t as the browser's drawing layer takes it (``assets/playback.js``,
+    ``frameAt``): drawn as soon as the figures are, before the timeline has arrived."""
+    f = figures.plant_update(pb, t)
+    return {
+        "units": pb.units,
+        "vehicles": pb.vehicles,
+        **{f"{k}x": f["x"][i] for i, k in enumerate("uvb")},
+        **{f"{k}y": f["y"][i] for i, k in enumerate("uvb")},
+        "ucol": f["marker.color"][0],
+        "vcol": f["marker.color"][1],
+        **{f"{k}hov": f["hovertext"][i] for i, k in enumerate("uvb")},
+    }
 
 
 def _start_ms(pb: data.Playback) -> int:
@@ -477,7 +497,7 @@ def settle(cursor, span, zoom, window, key):
     else:
         lo, hi = _window(pb, t, float(span))
     same = bool(window) and [lo, hi] == list(window) and dash.ctx.triggered_id != ids.PB_ZOOM
-    gantt = no_update if same else figures.gantt_figure(pb, lo, hi, t=t)
+    gantt = no_update if same else figures.gantt_figure(pb, lo, hi)
     return (
         gantt,
         [lo, hi],

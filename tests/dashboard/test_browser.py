@@ -113,6 +113,50 @@ def test_playback_moves_the_cursor_and_units_change_colour(server, tiny_store, p
     shot(page, "playback")
 
 
+def test_first_frame_is_drawn_before_the_timeline_without_replotting(server, tiny_store, page):
+    """The server sends the figures without what moves (units, AGVs, batches hidden; no plotly
+    cursor) and the plant at the first time: the browser draws it, and the cursor lines, as
+    soon as plotly has drawn the figures, with the timeline still missing, and never re-plots a
+    figure to make room for its own layer."""
+    from dashboard import data, figures
+
+    root, runs = tiny_store
+    page.route("**/timeline?*", lambda route: route.abort())  # the timeline never arrives
+    page.add_init_script(
+        """window.__plotlyCalls = [];
+        (function () {
+            let P;
+            Object.defineProperty(window, 'Plotly', {configurable: true, get() { return P; },
+                set(v) {
+                    P = v;
+                    for (const name of ['restyle', 'relayout', 'update', 'animate']) {
+                        const f = v[name];
+                        v[name] = function (...args) {
+                            window.__plotlyCalls.push(name);
+                            return f.apply(this, args);
+                        };
+                    }
+                }});
+        })();"""
+    )
+    page.goto(f"{server}/playback?run={runs['base']}&t=2026-01-06T12:00")
+    page.wait_for_function(UNIT_COLOURS + ".length > 0")
+    for graph in (ids.PB_GANTT, ids.PB_SERIES):
+        page.locator(f"#{graph} .pb-cursor").wait_for(state="attached")
+    page.wait_for_timeout(300)
+    pb = data.playback(root, runs["base"], 0)
+    expected = figures.plant_update(pb, 30.0)["marker.color"][0]
+    assert page.evaluate(UNIT_COLOURS) == ",".join(expected)
+    hidden = page.evaluate(
+        f"() => document.querySelector('#{ids.PB_LAYOUT} .js-plotly-plot').data"
+        ".slice(2, 5).map(t => t.visible)"
+    )
+    assert hidden == [False, False, False]
+    assert page.evaluate("() => window.pharmatwin.playback.tl") is None
+    assert "2026-01-06 12:00" in page.locator(f"#{ids.PB_CLOCK}").inner_text()
+    assert page.evaluate("() => window.__plotlyCalls") == []
+
+
 def test_dragging_the_slider_draws_while_dragging(server, tiny_store, page):
     """Frames are drawn while the mouse is still down, with dates on the clock, and the KPI
     cards the browser computes agree with the server's (figures.kpi_cards)."""

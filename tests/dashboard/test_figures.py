@@ -62,13 +62,22 @@ def test_plant_figure_colours_units_by_state_and_names_agvs(pb):
     fig = figures.plant_figure(pb, t)
     units = fig["data"][figures.PLANT_UNITS]
     assert units["marker"]["color"][0] == figures.STATE_COLOURS["down"]
-    labels = {a["text"] for a in fig["layout"]["annotations"]}
-    assert set(pb.units) <= labels  # every unit is named
+    labels = fig["data"][figures.PLANT_LABELS]
+    assert labels["mode"] == "text" and set(pb.units) <= set(labels["text"])  # every unit named
+    assert "annotations" not in fig["layout"]  # one text trace: plotly lays it out faster
+    assert len(labels["textposition"]) == len(labels["text"]) == len(labels["textfont"]["color"])
     assert fig["layout"]["title"]["text"] and "metres" in fig["layout"]["title"]["text"]
     assert fig["layout"]["showlegend"] is False  # the page draws the legend in HTML
     names = [n for n, _, _ in figures.plant_legend(pb)]
     assert "down" in names and "processing" in names
     json.dumps(fig)  # plain JSON: what plotly.js receives
+    # for the page: units, AGVs and batches hidden (its browser layer draws them), the rest
+    # computed once per replication
+    page = figures.plant_figure(pb, t, moving=False)
+    moving = (figures.PLANT_UNITS, figures.PLANT_AGVS, figures.PLANT_BATCHES)
+    assert [page["data"][i].get("visible", True) for i in moving] == [False] * 3
+    assert page["data"][figures.PLANT_UNITS]["marker"]["color"][0] == figures.STATE_COLOURS["down"]
+    assert page["layout"] is fig["layout"] and page["data"][0] is fig["data"][0]
     upd = figures.plant_update(pb, 0.0)
     assert len(upd["x"]) == len(upd["y"]) == len(upd["marker.color"]) == 3
     assert upd["marker.color"][0] != units["marker"]["color"]
@@ -162,7 +171,20 @@ def test_series_and_cards(pb):
     fig = figures.series_figure(pb, 10.0)
     wip = fig["data"][0]
     assert wip["type"] == "scatter" and len(wip["x"]) == len(wip["y"])  # few points: SVG
+    assert wip["line"]["shape"] == "hv" and len(wip["x"]) == len(pb.wip_t) + 1  # the steps
     assert max(wip["y"]) == pb.wip_v.max()
+    # times as milliseconds of the calendar: the same instants as the dates of the axis
+    ms = np.datetime64(pb.start, "ms").astype(np.int64) + pb.wip_t[0] * 3_600_000
+    assert wip["x"][0] == pytest.approx(float(ms))
+    assert np.datetime64(int(wip["x"][-1]), "ms") == np.datetime64(
+        fig["layout"]["xaxis"]["range"][1]
+    )
+    assert fig["layout"]["shapes"][0]["visible"]  # a cursor at 10 h
+    page = figures.series_figure(pb)  # the page's: no plotly cursor (the browser draws it)
+    assert not page["layout"]["shapes"][0]["visible"]
+    assert figures.series_figure(pb) is page  # computed once per replication
+    for axis in ("xaxis", "yaxis"):  # tick labels drawn without a per-label overflow check
+        assert page["layout"][axis]["ticklabeloverflow"] == "allow"
     assert "batches" in fig["layout"]["yaxis"]["title"]["text"] and fig["layout"]["title"]["text"]
     early = dict(figures.kpi_cards(pb, 1.0))
     late = dict(figures.kpi_cards(pb, pb.t1))
@@ -170,6 +192,30 @@ def test_series_and_cards(pb):
     assert int(late["breakdowns"]) == len(pb.marks["breakdown"])
     rows = pb.events_around(30.0, before=3, after=2)
     assert len(rows) == 5 and [r["now"] for r in rows] == [True] * 3 + [False] * 2
+
+
+def test_figures_kept_per_replication_are_dropped_when_the_run_is_stored_again(
+    tiny_store, tmp_path
+):
+    """What the page keeps per replication (``Playback.memo``) lives on the cached playback,
+    which is read again when the replication's event file changes."""
+    import os
+    import shutil
+
+    root, runs = tiny_store
+    store = tmp_path / "store"
+    shutil.copytree(root, store)
+    pb = data.playback(store, runs["base"], 0)
+    series, plant = figures.series_figure(pb), figures.plant_figure(pb, 1.0, moving=False)
+    assert figures.series_figure(pb) is series
+    assert data.playback(store, runs["base"], 0) is pb
+    events = store / runs["base"] / "rep-0000" / "events.parquet"
+    later = events.stat().st_mtime + 5
+    os.utime(events, (later, later))  # the replication stored again
+    again = data.playback(store, runs["base"], 0)
+    assert again is not pb
+    assert figures.series_figure(again) is not series and figures.series_figure(again) == series
+    assert figures.plant_figure(again, 1.0, moving=False)["layout"] is not plant["layout"]
 
 
 def test_timeline_round_trip(pb):
