@@ -330,6 +330,29 @@
             }
         },
 
+        // the event list around the settled cursor (pages/playback.py, _events): a table of
+        // text cells, rows after the cursor grey
+        events(rows, id) {
+            const box = document.getElementById(id);
+            if (!box || !rows) { return; }
+            const el = (tag, text, cls) => {
+                const e = document.createElement(tag);
+                if (text !== undefined) { e.textContent = text; }
+                if (cls) { e.className = cls; }
+                return e;
+            };
+            const table = el("table", undefined, "events");
+            const head = el("tr");
+            for (const h of rows.head) { head.appendChild(el("th", h)); }
+            table.appendChild(el("thead")).appendChild(head);
+            const body = table.appendChild(el("tbody"));
+            rows.rows.forEach((cells, i) => {
+                const tr = body.appendChild(el("tr", undefined, rows.past[i] ? "past" : "future"));
+                for (const c of cells) { tr.appendChild(el("td", c)); }
+            });
+            box.replaceChildren(el("h4", rows.title), table);
+        },
+
         play(on, speed) {
             this.speed = Number(speed) || 1000;
             if (!on) { this.stop(); return; }

@@ -16,6 +16,7 @@ reproduces the view.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import dash
@@ -266,9 +267,7 @@ def _discrete_rows(pb: data.Playback, t: float) -> list:
                     ),
                     className="panel half",
                 ),
-                html.Div(
-                    _events(pb.events_around(t), pb), id=ids.PB_EVENTS, className="panel half"
-                ),
+                _events_panel(pb, t),
             ],
             className="row",
         ),
@@ -304,9 +303,7 @@ def _process_rows(pb: data.Playback, t: float) -> list:
                     ),
                     className="panel half",
                 ),
-                html.Div(
-                    _events(pb.events_around(t), pb), id=ids.PB_EVENTS, className="panel half"
-                ),
+                _events_panel(pb, t),
             ],
             className="row",
         ),
@@ -405,24 +402,39 @@ def _cards(cards: list[tuple[str, str]]) -> list[html.Div]:
 _EVENT_COLS = ("kind", "unit", "batch", "product", "state", "value", "detail")
 
 
-def _events(rows: list[dict], pb: data.Playback) -> html.Div:
-    head = html.Tr([html.Th("time"), *(html.Th(c) for c in _EVENT_COLS)])
-    body = []
+def _events(rows: list[dict], pb: data.Playback) -> dict[str, Any]:
+    """The event list as the browser draws it (``assets/playback.js``, ``events``): title,
+    column heads, every cell as text, and which rows are at or before the cursor (the others
+    are grey). One table of text drawn by the browser, not some 160 Dash components: those cost
+    the page a tenth of a second to set up on every visit."""
+    body, past = [], []
     for r in rows:
-        cells = [html.Td(f"{pb.to_date(r['t']):%m-%d %H:%M:%S}")]
+        cells = [f"{pb.to_date(r['t']):%m-%d %H:%M:%S}"]
         for c in _EVENT_COLS:
             v = r.get(c)
             if isinstance(v, float):
                 v = "" if v != v else f"{v:.3g}"
             elif c == "batch" and v == -1:
                 v = ""
-            cells.append(html.Td("" if v is None else str(v)))
-        body.append(html.Tr(cells, className="past" if r["now"] else "future"))
+            cells.append("" if v is None else str(v))
+        body.append(cells)
+        past.append(bool(r["now"]))
+    return {
+        "title": "Events around the cursor (grey: after it)",
+        "head": ["time", *_EVENT_COLS],
+        "rows": body,
+        "past": past,
+    }
+
+
+def _events_panel(pb: data.Playback, t: float) -> html.Div:
+    """The panel the browser draws the event list in, and the list (a store: see ``_events``)."""
     return html.Div(
         [
-            html.H4("Events around the cursor (grey: after it)"),
-            html.Table([html.Thead(head), html.Tbody(body)], className="events"),
-        ]
+            html.Div(id=ids.PB_EVENTS),
+            dcc.Store(id=ids.PB_EVENT_ROWS, data=_events(pb.events_around(t), pb)),
+        ],
+        className="panel half",
     )
 
 
@@ -477,7 +489,7 @@ def jump(_submit, _prev, _next, typed, cursor, kind, key):
 @callback(
     Output(ids.PB_GANTT, "figure"),
     Output(ids.PB_WINDOW, "data"),
-    Output(ids.PB_EVENTS, "children"),
+    Output(ids.PB_EVENT_ROWS, "data"),
     Output(ids.PB_TIME, "value"),
     Output(ids.PB_DOWNLOADS, "children"),
     Input(ids.PB_CURSOR, "data"),
@@ -604,6 +616,18 @@ clientside_callback(
     Output(ids.PB_SPEED, "title"),
     Input(ids.PB_SPEED, "value"),
     prevent_initial_call=True,
+)
+
+# the event list, drawn by the browser from the rows the server sends
+clientside_callback(
+    f"""
+    function (rows) {{
+        if (window.pharmatwin) {{ window.pharmatwin.playback.events(rows, "{ids.PB_EVENTS}"); }}
+        return window.dash_clientside.no_update;
+    }}
+    """,
+    Output(ids.PB_EVENTS, "title"),
+    Input(ids.PB_EVENT_ROWS, "data"),
 )
 
 # the Gantt's own drag-zoom (not the cursor line the browser moves on it)

@@ -92,6 +92,9 @@ def test_playback_moves_the_cursor_and_units_change_colour(server, tiny_store, p
     after = page.evaluate(UNIT_COLOURS)
     assert after != before
     assert "#d62728" in after  # the unit that broke down is drawn red (down)
+    # the event list around the settled cursor is drawn again: the breakdown, not grey
+    page.locator(f"#{ids.PB_EVENTS} tbody tr.past", has_text="breakdown").last.wait_for()
+    assert page.locator(f"#{ids.PB_EVENTS} thead th").all_inner_texts()[:2] == ["time", "kind"]
     # typing a date moves the cursor too
     box = page.locator(f"#{ids.PB_TIME}")
     box.fill("2026-01-06 12:00")
