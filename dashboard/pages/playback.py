@@ -26,7 +26,7 @@ from dashboard import data, figures, ids, process_figures
 from dashboard.context import public, store_root
 from dashboard.listing import run_label
 from dashboard.playback_data import parse_when
-from twin.store import Store, StoreError
+from twin.store import RunInfo, Store, StoreError
 
 dash.register_page(__name__, path="/playback", name="Playback", title="PharmaTwin: playback")
 
@@ -34,6 +34,7 @@ SPEEDS = (1, 10, 100, 1000, 10_000)
 SPANS = {"1 day": 24.0, "3 days": 72.0, "1 week": 168.0, "4 weeks": 672.0}
 MAX_ZOOM_H = 24 * 7 * 12  # the Gantt sends at most twelve weeks of bars
 FORMATS = (("CSV", "csv"), ("Parquet", "parquet"), ("Excel", "xlsx"))
+PAGES_KEPT = 8  # pages (run, replication, cursor, window, ...) kept per replication
 
 
 def _run_options() -> list[dict[str, str]]:
@@ -122,6 +123,41 @@ def layout(
     if span_h not in SPANS.values():
         span_h = SPANS["1 week"]
     jump = kind if kind in data.JUMP_KINDS else "breakdown"
+    # the page is a function of these alone: built once, sent again on the next visit
+    page_key = (
+        tuple((o["label"], o["value"]) for o in options),
+        tuple(reps),
+        run_label(info),
+        info.meta.get("seed"),
+        t0,
+        message,
+        span_h,
+        jump,
+    )
+    pages = pb.memo("pages", dict)
+    page = pages.get(page_key)
+    if page is None:
+        page = _page(head, options, info, reps, pb, t0, message, span_h, jump)
+        while len(pages) >= PAGES_KEPT:
+            pages.pop(next(iter(pages)), None)
+        pages[page_key] = page
+    return page
+
+
+def _page(
+    head: list,
+    options: list[dict[str, str]],
+    info: RunInfo,
+    reps: list[int],
+    pb: data.Playback,
+    t0: float,
+    message: str,
+    span_h: float,
+    jump: str,
+) -> html.Div:
+    """The playback page of a replication at cursor time ``t0`` (``layout`` keeps the last
+    ``PAGES_KEPT`` per replication: never modify one)."""
+    r = pb.replication
     lo, hi = _window(pb, t0, span_h)
     ticks = [pb.t0 + k * (pb.t1 - pb.t0) / 8 for k in range(9)]
     marks = {float(h): f"{pb.to_date(h):%d %b %Y}" for h in ticks}

@@ -86,6 +86,32 @@ def test_stamped_files_are_cached_and_computed_answers_compressed(tiny_store):
     assert len(tiny.data) < 2048 and "Content-Encoding" not in tiny.headers
 
 
+def test_playback_page_is_built_once_per_view_until_the_run_is_stored_again(tiny_store, tmp_path):
+    """A second visit to the same view is sent the page built for the first; another cursor
+    time gets its own, and storing the replication again drops them all."""
+    import os
+    import shutil
+
+    root, runs = tiny_store
+    store = tmp_path / "store"
+    shutil.copytree(root, store)
+    app = create_app(store)
+    import dash
+
+    layout = next(p["layout"] for p in dash.page_registry.values() if p["path"] == "/playback")
+    with app.server.test_request_context("/", headers={"Host": "127.0.0.1"}):
+        first = layout(run=runs["base"])
+        assert layout(run=runs["base"]) is first
+        later = layout(run=runs["base"], t="30h")
+        assert later is not first and "2026-01-06 12:00" in str(later)
+        assert layout(run=runs["base"], rep="1") is not first
+        events = store / runs["base"] / "rep-0000" / "events.parquet"
+        stamp = events.stat().st_mtime + 5
+        os.utime(events, (stamp, stamp))  # the replication stored again
+        again = layout(run=runs["base"])
+        assert again is not first and str(again) == str(first)
+
+
 def test_host_header_is_checked(tiny_store):
     root, _ = tiny_store
     client = create_app(root).server.test_client()
