@@ -590,7 +590,8 @@ clientside_callback(
         if (!key || !window.pharmatwin) { return window.dash_clientside.no_update; }
         window.pharmatwin.playback.init(key);
         window.pharmatwin.playback.seek(key.t);
-        return key.run;
+        // nothing to store: an answer would re-render the page's components once more
+        return window.dash_clientside.no_update;
     }
     """,
     Output(ids.PB_INIT, "children"),
@@ -698,7 +699,7 @@ clientside_callback(
         if (url !== window.location.pathname + window.location.search) {
             window.history.replaceState(window.history.state, "", url);
         }
-        return url;
+        return window.dash_clientside.no_update;
     }
     """,
     Output(ids.PB_URL, "children"),
