@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import simpy
+from simpy.events import Timeout
 
 from twin.eventlog import kind_code
 from twin.rules import TIME_TOL, hold_violated
-from twin.scenario import Product, QCSpec
+from twin.scenario import Product, QCSpec, Step
 
 if TYPE_CHECKING:
     from twin.equipment import Unit
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from twin.streams import Stream
     from twin.transport import Fleet
 
-__all__ = ["Batch", "run_batch"]
+__all__ = ["Batch", "run_batch", "step_table"]
 
 K_BATCH_RELEASE = kind_code("batch_release")
 K_STEP_START = kind_code("step_start")
@@ -134,12 +135,38 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
         elif stage > 0 and resume.unit is not None:
             unit = plant.unit_named[resume.unit]
         enqueued = resume.since if resume.phase in ("queued", "blocked") else None
-    table = _step_table(plant, batch.product)
+    table = step_table(plant, batch.product)
     for i in range(first, len(recipe)):
         step = recipe[i]
         (queue, mean_h, ideal_h, fixed_setup, scale_ref, consumes, ops, draw, produces, max_hold,
-         direct) = table[i]  # fmt: skip
+         direct, plain) = table[i]  # fmt: skip
         scale = batch.size / scale_ref if scale_ref else 1.0
+        if plain and stage == 0 and deadline == math.inf and held is None and at_store is None:
+            # a plain step (see ``step_table``) with no hold time running: what the general
+            # path below does for it, without the checks that cannot apply (a flow line's
+            # steps are all plain, and this loop is most of the cost of a run)
+            req = queue.request(
+                batch.id, batch.order, batch.product, i, batch.due, batch.priority,
+                mean_h * scale, enqueued,
+            )  # fmt: skip
+            enqueued = None
+            unit = yield req.event
+            hours = draw(batch.rng) * scale
+            log.emit(K_STEP_START, unit.code, batch.id, order_c, product_c, i, -1, ideal_h * scale)
+            if unit.ttf > hours:  # no breakdown can come
+                unit.set_state("processing")
+                yield Timeout(env, hours)
+                unit.ttf -= hours
+                ok = True
+            else:
+                ok = yield from unit.process(hours, step.on_breakdown == "scrap")
+            log.emit(K_STEP_END, unit.code, batch.id, order_c, product_c, i, -1, hours)
+            unit.finish_batch(batch.product)
+            unit.release()
+            if not ok:
+                plant.scrap(batch, i, "breakdown")
+                return
+            continue
         staff = None
         if stage == 0:  # take a unit (materials first, if the step needs some)
             needs: dict[str, float] = {}
@@ -388,32 +415,54 @@ def run_batch(plant: Plant, batch: Batch, resume: BatchState | None = None):
         plant.scrap(batch, len(recipe), "qc_reject")
 
 
-def _step_table(plant: Plant, product: str) -> list[tuple]:
+def step_table(plant: Plant, product: str) -> list[tuple]:
     """Per recipe step, what every batch of the product reads, in local form (a batch reads
     them at every step; attributes of the scenario's models cost more): the class's queue, the
     mean and ideal durations (properties computed by the distribution), the setup hours if
     fixed (else None: drawn per batch), the scale reference, the materials consumed, the
-    operators, the duration's sampler, the materials produced, the hold limit and whether the
-    transfer is direct. Built once per plant and product."""
+    operators, the duration's sampler, the materials produced, the hold limit, whether the
+    transfer is direct, and whether the step is plain. Built once per plant and product.
+
+    A plain step needs nothing but a unit and its processing time: no materials to wait for,
+    no operators, no setup, no cleaning (its class's units never clean), nothing produced, no
+    hold time after it, no direct transfer, no transport and no plan to follow."""
     table = plant.step_table.get(product)
     if table is None:
-        table = plant.step_table[product] = [
-            (
-                plant.queues[s.equipment_class],
-                s.duration.mean,
-                s.duration.ideal,
-                s.setup.value if s.setup.dist == "fixed" else None,
-                s.scale_reference,
-                s.consumes,
-                s.operators,
-                s.duration.sample,
-                s.produces,
-                s.max_hold,
-                s.transfer == "direct",
-            )
-            for s in plant.scenario.products[product].recipe
-        ]
+        recipe = plant.scenario.products[product].recipe
+        table = plant.step_table[product] = [_step_row(plant, s) for s in recipe]
     return table
+
+
+def _step_row(plant: Plant, s: Step) -> tuple:
+    """One step's row of ``step_table``."""
+    queue = plant.queues[s.equipment_class]
+    fixed_setup = s.setup.value if s.setup.dist == "fixed" else None
+    direct = s.transfer == "direct"
+    plain = (
+        not (s.consumes and plant.inventory is not None)
+        and s.operators is None
+        and fixed_setup == 0.0
+        and not s.produces
+        and s.max_hold is None
+        and not direct
+        and plant.fleet is None
+        and not plant.tracks_plan
+        and not any(u.prepares for u in queue.units)
+    )
+    return (
+        queue,
+        s.duration.mean,
+        s.duration.ideal,
+        fixed_setup,
+        s.scale_reference,
+        s.consumes,
+        s.operators,
+        s.duration.sample,
+        s.produces,
+        s.max_hold,
+        direct,
+        plain,
+    )
 
 
 _RESUME_STAGE = {

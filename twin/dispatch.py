@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import simpy
+from simpy import Event
+
+from twin.callbacks import at_end_of_instant
 
 if TYPE_CHECKING:
     from twin.equipment import Unit
@@ -85,7 +88,7 @@ class RankPolicy:
             req = queue.waiting[0]
         else:
             req = min(queue.waiting, key=lambda r: self.rank(r, None, now))
-        if len(units) > 1 and any(u.prepares for u in units):
+        if len(units) > 1 and units[0].prepares:  # the units of a class clean alike
             unit = min(units, key=lambda u: (u.cleaning_estimate(req.product), u.index))
         else:  # one unit, or none that ever cleans (every estimate 0): the first by index
             unit = units[0]
@@ -160,6 +163,7 @@ class ClassQueue:
         self._seq = 0
         self._pending = False
         self.unsettled: list[Unit] = []  # units released this instant, rest state not yet shown
+        self._on_dispatch = self._dispatch_now  # bound once: dispatch runs at every step
 
     def free_units(self) -> list[Unit]:
         # ``Unit.free``, inlined: this runs at every dispatch decision
@@ -179,17 +183,10 @@ class ClassQueue:
         """A batch asks for a unit of this class (``enqueued``: when it began to wait, if
         before now: a batch resumed from a plant state keeps its place)."""
         self._seq += 1
+        env = self.env
+        at = env._now if enqueued is None else enqueued
         req = Request(
-            batch,
-            order,
-            product,
-            step,
-            due,
-            priority,
-            planned,
-            self.env.now if enqueued is None else enqueued,
-            self._seq,
-            self.env.event(),
+            batch, order, product, step, due, priority, planned, at, self._seq, Event(env)
         )
         waiting = self.waiting
         waiting.append(req)
@@ -197,10 +194,11 @@ class ClassQueue:
         # ranked by batch number, never by the order SimPy happened to create them in (a
         # restart from a plant state then decides exactly as the unbroken run did)
         k = len(waiting) - 1
-        key = (req.enqueued, batch)
-        while k > 0 and (waiting[k - 1].enqueued, waiting[k - 1].batch) > key:
-            waiting[k], waiting[k - 1] = waiting[k - 1], waiting[k]
-            k -= 1
+        if k and (waiting[k - 1].enqueued, waiting[k - 1].batch) > (at, batch):
+            key = (at, batch)
+            while k > 0 and (waiting[k - 1].enqueued, waiting[k - 1].batch) > key:
+                waiting[k], waiting[k - 1] = waiting[k - 1], waiting[k]
+                k -= 1
         self.dispatch()
         return req
 
@@ -223,9 +221,7 @@ class ClassQueue:
         else:
             return  # nothing to decide until a unit frees up
         self._pending = True
-        ev = self.env.event()
-        ev.callbacks.append(self._dispatch_now)
-        ev.succeed()
+        at_end_of_instant(self.env, self._on_dispatch)
 
     def _dispatch_now(self, _: simpy.Event) -> None:
         self._pending = False

@@ -10,15 +10,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from simpy.events import Timeout
 
 from twin.batches import Batch, run_batch
+from twin.callbacks import process_end, process_start
 from twin.dispatch import ClassQueue, Policy, make_policy
 from twin.equipment import Unit
 from twin.eventlog import EventLog, kind_code
 from twin.flow_spec import charger_nodes
+from twin.plain_batch import start_batch
 from twin.scenario import Scenario
 from twin.staff import ALWAYS, Calendar, Pool, run_calendar, week_offset
 from twin.streams import Stream, batch_streams, stream
@@ -53,13 +57,17 @@ class PlannedOrder:
     priority: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _OrderState:
     order: PlannedOrder
     batches_needed: int
     released: int = 0
     made: int = 0  # batch numbers handed out (replacements included)
     sizes: list[float] = field(default_factory=list)
+    codes: tuple[int, int] = (-1, -1)  # the log's codes of the order id and the product
+
+
+_RELEASE_ORDER = attrgetter("release", "id")  # the key orders are released in
 
 
 def generate_orders(scenario: Scenario, seed: int, replication: int) -> list[PlannedOrder]:
@@ -81,16 +89,19 @@ def generate_orders(scenario: Scenario, seed: int, replication: int) -> list[Pla
                 ds.quantity.sample,
                 ds.due_after.sample,
             )
+            # a fixed quantity or due time draws nothing: read once (a year holds many orders)
+            qty_fixed = ds.quantity.value if ds.quantity.dist == "fixed" else None
+            due_fixed = ds.due_after.value if ds.due_after.dist == "fixed" else None
             priority = ds.priority
             while True:
                 t += gap(rng)
                 if t >= until:
                     break
-                qty = max(quantity(rng), 1e-9)
-                due = t + due_after(rng)
+                qty = max(quantity(rng) if qty_fixed is None else qty_fixed, 1e-9)
+                due = t + (due_after(rng) if due_fixed is None else due_fixed)
                 k += 1
                 orders.append(PlannedOrder(f"{product}-{k:05d}", product, qty, t, due, priority))
-    orders.sort(key=lambda o: (o.release, o.id))
+    orders.sort(key=_RELEASE_ORDER)
     return orders
 
 
@@ -125,6 +136,10 @@ class Plant:
         }
         self.units: list[Unit] = []
         self.step_table: dict[str, list] = {}  # product -> what batches read per step
+        # batches of plain products run by callbacks (twin.plain_batch); False: every batch is
+        # a SimPy process, as the tests run them to check that both give the same log
+        self.plain_batches = True
+        self.plain_products: dict[str, bool] = {}
         self._batch_stream = batch_streams(seed, replication)
         self._orders: dict[str, _OrderState] = {}
         self._next_batch = 0
@@ -179,7 +194,8 @@ class Plant:
         self._build_material_flow()
         if state is not None:
             self._resume(state)
-        self.env.process(self._release_orders())
+        self._next_order = 0  # the next order of self.orders to release
+        process_start(self.env, self._first_release)
 
     # ------------------------------------------------------------------ warm start
     def _restore(self, state: PlantState) -> None:
@@ -358,36 +374,62 @@ class Plant:
         return Calendar(self.scenario.shifts[shift].windows(), self._offset)
 
     # ------------------------------------------------------------------ order book
-    def _release_orders(self):
-        env, log = self.env, self.log
-        products = self.scenario.products
-        for order in self.orders:
-            wait = float(order.release) - env.now
-            if wait > 0:
-                yield env.timeout(wait)
-            prod = products[order.product]
-            n = max(1, math.ceil(order.quantity / prod.batch_size - 1e-9))
-            last = order.quantity - (n - 1) * prod.batch_size
-            state = _OrderState(order, n, sizes=[prod.batch_size] * (n - 1) + [last])
-            self._orders[order.id] = state
-            # positional (unit, batch, order, product, step, state, value, detail): once per
-            # order; the codes are taken in this order (it numbers the log's strings)
-            order_c, product_c = log.code(order.id), log.code(order.product)
-            log.emit(
-                K_ORDER_RELEASE,
-                -1,
-                -1,
-                order_c,
-                product_c,
-                order.priority,
-                -1,
-                float(order.due),
-                log.code(repr(float(order.quantity))),
-            )
-            for k in range(n):
-                self._start_batch(state, state.sizes[k])
+    def _release_due(self, _event: simpy.Event | None = None) -> None:
+        """Release the next order (it is due: this runs at its release time), and every other
+        order due at this instant; then wait for the next one.
+
+        The order book runs by callbacks (``twin.callbacks``) on the same events a process
+        releasing the orders one by one would wait for: one less generator resume per order."""
+        env, orders = self.env, self.orders
+        k = self._next_order
+        while k < len(orders):
+            self._release(orders[k])
+            k += 1
+            if k < len(orders):
+                wait = float(orders[k].release) - env.now
+                if wait > 0:
+                    self._next_order = k
+                    Timeout(env, wait).callbacks.append(self._release_due)
+                    return
+        self._next_order = k
         self.all_released = True
         self._check_done()
+        process_end(env)
+
+    def _first_release(self, _event: simpy.Event) -> None:
+        """The order book's start: wait for the first order's release, if it is ahead."""
+        if self.orders:
+            wait = float(self.orders[0].release) - self.env.now
+            if wait > 0:
+                Timeout(self.env, wait).callbacks.append(self._release_due)
+                return
+        self._release_due()
+
+    def _release(self, order: PlannedOrder) -> None:
+        """Release one order: its batches go to the floor."""
+        log = self.log
+        prod = self.scenario.products[order.product]
+        n = max(1, math.ceil(order.quantity / prod.batch_size - 1e-9))
+        last = order.quantity - (n - 1) * prod.batch_size
+        # positional (unit, batch, order, product, step, state, value, detail): once per
+        # order; the codes are taken in this order (it numbers the log's strings)
+        order_c, product_c = log.code(order.id), log.code(order.product)
+        sizes = [prod.batch_size] * (n - 1) + [last]
+        state = _OrderState(order, n, sizes=sizes, codes=(order_c, product_c))
+        self._orders[order.id] = state
+        log.emit(
+            K_ORDER_RELEASE,
+            -1,
+            -1,
+            order_c,
+            product_c,
+            order.priority,
+            -1,
+            float(order.due),
+            log.code(repr(float(order.quantity))),
+        )
+        for k in range(n):
+            self._start_batch(state, state.sizes[k])
 
     def _start_batch(self, state: _OrderState, size: float) -> None:
         o = state.order
@@ -409,7 +451,7 @@ class Plant:
         )
         self._next_batch += 1
         self.open_batches += 1
-        self.env.process(run_batch(self, batch))
+        start_batch(self, batch)
 
     def is_finished(self, key: str) -> bool:
         """Whether the batch with this key (``order/index``) was released by QC or scrapped."""
@@ -423,8 +465,10 @@ class Plant:
         self.open_batches -= 1
         if state.released == state.batches_needed:
             del self._orders[batch.order]
-            log = self.log
-            log.emit(K_ORDER_COMPLETE, -1, -1, log.code(batch.order), log.code(batch.product))
+            order_c, product_c = state.codes
+            if order_c < 0:  # an order resumed from a plant state
+                order_c, product_c = self.log.code(batch.order), self.log.code(batch.product)
+            self.log.emit(K_ORDER_COMPLETE, -1, -1, order_c, product_c)
         self._check_done()
 
     def scrap(self, batch: Batch, step: int, reason: str) -> None:
