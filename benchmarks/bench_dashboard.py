@@ -6,10 +6,12 @@ Simulates one replication of ``scenarios/osd_plant.yaml`` into a temporary run s
 
 - fully cold load: ``/playback?run=ID`` in a fresh browser (the dashboard's scripts, plotly.js
   among them, downloaded and compiled) from a fresh server (the run read and pre-aggregated on
-  this request), until the plant, Gantt and curve figures are drawn;
+  this request), until the plant, Gantt and curve figures are drawn (plotly's figures, and the
+  units the page draws in its own layer over the plant);
 - cold load: the same from another fresh server with the browser's cache warm (a big run opened
   for the first time);
-- warm load: the same page again (aggregation cached);
+- warm load: the same page again, as a person's second visit (aggregation cached on the
+  server, scripts and assets in the browser's cache);
 - interactive: from the same start until the browser has the run's timeline and has drawn its
   first frame itself (the plant then follows the slider while it is dragged);
 - scrubbing: the slider dragged with the mouse held down, in small steps; the page records for
@@ -42,10 +44,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+# the figures drawn by plotly, and the units drawn by the page's own layer over the plant
 DRAWN = """() => ['pb-layout', 'pb-gantt', 'pb-series'].every(id => {
     const g = document.querySelector('#' + id + ' .js-plotly-plot');
     return g && g.layout && g.querySelector('.main-svg');
-})"""
+}) && document.querySelector('#pb-layout svg.pt-layer .pt-units rect')"""
 INTERACTIVE = """() => window.pharmatwin && window.pharmatwin.playback.tl &&
     document.querySelector('#pb-layout svg.pt-layer .pt-units rect')"""
 
