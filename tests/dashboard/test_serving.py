@@ -84,6 +84,16 @@ def test_stamped_files_are_cached_and_computed_answers_compressed(tiny_store):
     assert f'"run": "{runs["base"]}"' in json.dumps(json.loads(plain.data))  # the page itself
     tiny = client.get("/_dash-layout", headers={"Accept-Encoding": "gzip"})  # small: as it is
     assert len(tiny.data) < 2048 and "Content-Encoding" not in tiny.headers
+    # the timeline is encoded once per replication and compressed by itself, never twice
+    from dashboard import data, timeline
+
+    url = f"/timeline?run={runs['base']}&rep=0"
+    first = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(first.data) == client.get(url).data
+    pb = data.playback(root, runs["base"], 0)
+    assert pb.memo(("timeline", True), lambda: b"") == first.data  # kept, not encoded again
+    assert timeline.decode(client.get(url).data)[0]["run"] == runs["base"]
 
 
 def test_playback_page_is_built_once_per_view_until_the_run_is_stored_again(tiny_store, tmp_path):
