@@ -75,6 +75,13 @@ class RankPolicy:
         raise NotImplementedError
 
     def assign(self, queue: ClassQueue, now: float) -> tuple[Request, Unit] | None:
+        if not self.unit_dependent and queue.units and not queue.units[0].prepares:
+            # no unit of the class ever cleans (the units of a class clean alike): the first
+            # free one by index, found without listing them all (this runs at every step)
+            unit = queue.first_free()
+            if unit is None or not queue.waiting:
+                return None
+            return self._first(queue, now), unit
         units = queue.free_units()
         if not units or not queue.waiting:
             return None
@@ -84,15 +91,18 @@ class RankPolicy:
                 key=lambda x: (x[0], x[1]),
             )
             return best[2], best[3]
-        if self.arrival_order:
-            req = queue.waiting[0]
-        else:
-            req = min(queue.waiting, key=lambda r: self.rank(r, None, now))
-        if len(units) > 1 and units[0].prepares:  # the units of a class clean alike
+        req = self._first(queue, now)
+        if len(units) > 1:  # (units that clean: see above)
             unit = min(units, key=lambda u: (u.cleaning_estimate(req.product), u.index))
-        else:  # one unit, or none that ever cleans (every estimate 0): the first by index
+        else:
             unit = units[0]
         return req, unit
+
+    def _first(self, queue: ClassQueue, now: float) -> Request:
+        """The waiting request that ranks first."""
+        if self.arrival_order:
+            return queue.waiting[0]
+        return min(queue.waiting, key=lambda r: self.rank(r, None, now))
 
 
 _POLICIES: dict[str, Callable[[], Policy]] = {}
@@ -164,6 +174,13 @@ class ClassQueue:
         self._pending = False
         self.unsettled: list[Unit] = []  # units released this instant, rest state not yet shown
         self._on_dispatch = self._dispatch_now  # bound once: dispatch runs at every step
+
+    def first_free(self) -> Unit | None:
+        """The first free unit (``Unit.free``, inlined), or None."""
+        for u in self.units:
+            if not u.busy and u.open and not u.maint_due:
+                return u
+        return None
 
     def free_units(self) -> list[Unit]:
         # ``Unit.free``, inlined: this runs at every dispatch decision

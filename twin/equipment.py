@@ -100,6 +100,7 @@ class Unit:
         self.rng_maint = rng("unit", name, "maintenance")
         self.ttf = self._draw_ttf()
         self.queue = plant.queues[cls_name]
+        self._tracks_plan = plant.tracks_plan  # read at every reservation
         cl = spec.cleaning
         self.needs_cleaning = bool(
             cl.minor.mean or cl.major.mean or cl.matrix or (cl.campaign and cl.campaign.mean)
@@ -154,7 +155,7 @@ class Unit:
         self.busy = True
         self.holder = req.batch
         self._epoch += 1
-        if self.plant.tracks_plan:
+        if self._tracks_plan:
             self.plant.reserved[(req.batch, req.step)] = (self.name, self.env.now)
 
     # ------------------------------------------------------------------ cleaning

@@ -317,9 +317,10 @@ def _repeats(codes: np.ndarray) -> bool:
     return bool(len(codes)) and int(np.bincount(codes).max()) > 1
 
 
-def compute_kpis(table: pa.Table) -> dict[str, Any]:
-    """Every KPI of a run, as plain JSON-ready data."""
-    v = LogView(table)
+def compute_kpis(table: pa.Table | LogView) -> dict[str, Any]:
+    """Every KPI of a run, as plain JSON-ready data (from the log, or a view of it that other
+    passes share)."""
+    v = table if isinstance(table, LogView) else LogView(table)
     lo, hi = v.window()
     span = max(hi - lo, 1e-12)
     t = v.t

@@ -21,7 +21,7 @@ import yaml
 from twin.dispatch import Policy
 from twin.eventlog import write_parquet
 from twin.follow_plan import FollowPlan, Planner, Replanner, emit_plan
-from twin.kpi import compute_kpis, plan_adherence
+from twin.kpi import LogView, compute_kpis, plan_adherence
 from twin.plan import Plan
 from twin.plant import Plant
 from twin.scenario import Scenario
@@ -95,8 +95,9 @@ def simulate(
             replanner.trigger("start")
     plant.run(progress=progress)
     table = plant.log.to_table()
-    kpis = compute_kpis(table)
-    adherence = plan_adherence(table)
+    view = LogView(table)  # one view for both passes: its columns and masks are computed once
+    kpis = compute_kpis(view)
+    adherence = plan_adherence(view)
     kpis = {"scenario": scenario.name, "seed": seed, "replication": replication, **kpis}
     if adherence is not None:
         kpis["plan"] = adherence
