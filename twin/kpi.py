@@ -57,7 +57,12 @@ _NUMPY_TYPES = {
 def _numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A numeric column as one NumPy array, read from its data buffer when it has no nulls
     (pyarrow's ``to_numpy`` imports pandas on first use: a third of a second of a short run)."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if isinstance(col, pa.ChunkedArray):
+        if col.type in _NUMPY_TYPES and not col.null_count and col.num_chunks > 1:
+            return np.concatenate([_values(c) for c in col.chunks])  # one copy, no Arrow array
+        arr = col.combine_chunks()
+    else:
+        arr = col
     if arr.type not in _NUMPY_TYPES or arr.null_count:
         return arr.to_numpy(zero_copy_only=False)
     return _values(arr)
@@ -84,6 +89,24 @@ def _indices(arr: pa.DictionaryArray) -> np.ndarray:
     if ind.null_count:  # (not ``fill_null``: pyarrow.compute's first call imports pandas)
         bits = np.unpackbits(np.frombuffer(ind.buffers()[0], dtype=np.uint8), bitorder="little")
         idx[bits[ind.offset : ind.offset + len(ind)] == 0] = -1
+    return idx
+
+
+def _chunk_indices(chunks: list[pa.DictionaryArray]) -> np.ndarray:
+    """``_indices`` of several chunks, concatenated: one copy, then the nulls set to -1."""
+    if any(c.indices.type not in _NUMPY_TYPES for c in chunks):
+        return np.concatenate([_indices(c) for c in chunks])
+    idx = np.concatenate([_values(c.indices) for c in chunks])
+    if idx.dtype.itemsize != 4:
+        idx = idx.astype(np.int32) if idx.dtype.itemsize < 4 else idx.astype(np.int64)
+    at = 0
+    for c in chunks:
+        ind = c.indices
+        if ind.null_count:
+            bits = np.unpackbits(np.frombuffer(ind.buffers()[0], dtype=np.uint8), bitorder="little")
+            part = idx[at : at + len(ind)]
+            part[bits[ind.offset : ind.offset + len(ind)] == 0] = -1
+        at += len(ind)
     return idx
 
 
@@ -115,11 +138,7 @@ class LogView:
                 chunks = [col.combine_chunks()]  # one dictionary for all the rows
             if not chunks:
                 chunks = [pa.array([], type=col.type)]
-            idx = (
-                np.concatenate([_indices(c) for c in chunks])
-                if len(chunks) > 1
-                else _indices(chunks[0])
-            )
+            idx = _chunk_indices(chunks) if len(chunks) > 1 else _indices(chunks[0])
             self._str[name] = (idx, self._strings(chunks[0].dictionary))
         return self._str[name]
 
@@ -167,7 +186,7 @@ def state_hours(view: LogView, lo: float, hi: float) -> dict[str, dict[str, tupl
     spells are clipped to [lo, hi]. Units appear in the order of their first state event, the
     states of a unit in the order of their first spell inside the window; sums run in time
     order (``np.bincount`` adds its weights in input order, as a loop would)."""
-    m = view.kind("state")
+    m = np.flatnonzero(view.kind("state"))  # one pass over the log, then four takes
     t = view.t[m]
     kw = view.value[m]
     ucodes, strings = view.codes("unit")
@@ -210,11 +229,12 @@ def state_hours(view: LogView, lo: float, hi: float) -> dict[str, dict[str, tupl
 def _dense(codes: np.ndarray) -> tuple[list[int], np.ndarray]:
     """The distinct codes (ascending) and each row's index among them, as small integers
     (a null, -1, is a code like any other here)."""
-    present = np.bincount(codes + 1)
+    shifted = codes + 1
+    present = np.bincount(shifted)
     distinct = np.flatnonzero(present)
     rank = np.zeros(len(present), dtype=np.int16 if len(distinct) < 2**15 else np.int64)
     rank[distinct] = np.arange(len(distinct))
-    return (distinct - 1).tolist(), rank[codes + 1]
+    return (distinct - 1).tolist(), rank[shifted]
 
 
 def wip_series(table: pa.Table | LogView) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,8 @@ product does exactly what ``run_batch`` does with it: release, then per step ask
 draw the processing time, process, release the unit; then the QC release. Here each wait is
 a callback attached to the same SimPy event the process would wait on, at the same moment,
 and the start and the end schedule the same events a process's start and end do
-(``twin.callbacks``), so the event queue and the log are the same, event for event
+(``twin.callbacks``; the end only where something looks at the queue, ``Plant.peeks_queue``),
+so the event queue and the log are the same, event for event
 (``tests/twin/test_plain_batch.py`` compares the two).
 What is saved is a process's generator machinery: a process per batch and a generator
 resume per event, a sixth of a flow line's run.
@@ -95,7 +96,7 @@ class _PlainBatch:
     def _granted(self, event: simpy.Event) -> None:
         """The unit is ours: process (no breakdown can come, no setup, nothing to wait for)."""
         batch, row, scale = self.batch, self.row, self.scale
-        unit: Unit = event.value
+        unit: Unit = event._value  # (what a process is sent; ``value`` is a Python property)
         self.unit = unit
         hours = self.hours = row[7](batch.rng) * scale
         order_c, product_c = self.codes
@@ -120,4 +121,5 @@ class _PlainBatch:
             return
         log.emit(K_QC_RELEASE, -1, batch.id, order_c, product_c, -1, -1, batch.size)
         self.plant.batch_released(batch)
-        process_end(self.plant.env)
+        if self.plant.peeks_queue:
+            process_end(self.plant.env)

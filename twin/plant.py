@@ -141,6 +141,14 @@ class Plant:
         # a SimPy process, as the tests run them to check that both give the same log
         self.plain_batches = True
         self.plain_products: dict[str, bool] = {}
+        # whether anything looks at the event queue (end_of_instant: hold times, dirty-hold
+        # limits, and a warm start's carried-over holds); if nothing does, a batch run by
+        # callbacks need not schedule the end event a process would (nothing could see it)
+        self.peeks_queue = (
+            state is not None
+            or any(s.max_hold is not None for p in scenario.products.values() for s in p.recipe)
+            or any(c.cleaning.dirty_hold is not None for c in scenario.equipment_classes.values())
+        )
         self._batch_stream = batch_streams(seed, replication)
         self._orders: dict[str, _OrderState] = {}
         self._next_batch = 0
@@ -357,6 +365,7 @@ class Plant:
         Rules with a boundary at a model time (a hold time running out, a dirty-hold limit)
         wait for it, so that whatever else happens at that same instant (a unit freed, a batch
         arriving, a dispatch decision) counts as on time, whatever the order of the events."""
+        assert self.peeks_queue, "peeks_queue must name every rule that waits for this"
         ev = self._instant_end
         if ev is None or ev.triggered:
             ev = self._instant_end = self.env.event()
