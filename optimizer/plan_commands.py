@@ -450,10 +450,10 @@ def _rollouts(scenario: Scenario, state: PlantState | None = None) -> dict[str, 
     """What each of the twin's dispatch rules would do from here (deterministic runs): the
     search starts from the best of them, so a plan is never worse than the plant without one
     (when durations are as expected)."""
-    from twin.dispatch import policy_names
     from twin.evaluate import rule_sequences
+    from twin.lookahead import plain_rules
 
-    return {f"twin {r}": seq for r, seq in rule_sequences(scenario, policy_names(), state).items()}
+    return {f"twin {r}": seq for r, seq in rule_sequences(scenario, plain_rules(), state).items()}
 
 
 def _sequence(plan: Plan) -> list[tuple[str, int]]:

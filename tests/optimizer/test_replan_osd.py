@@ -56,11 +56,11 @@ def deterministic_month():
 def test_a_plan_is_never_worse_than_the_twins_own_rules(deterministic_month):
     """The search starts from each twin dispatch rule run ahead (a rollout), so the plan's
     objective is at most the best of them, whatever the time limit."""
-    from twin.dispatch import policy_names
+    from twin.lookahead import plain_rules
 
     _plan, rep = plan_scenario(deterministic_month, None, time_limit=0.5, objective="makespan")
     costs = rep["stages"]["rules"]["costs"]
-    assert {f"twin {r}" for r in policy_names()} <= set(costs)
+    assert {f"twin {r}" for r in plain_rules()} <= set(costs)
     assert rep["objective"] <= min(costs.values()) + 1e-6
 
 
