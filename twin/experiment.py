@@ -240,8 +240,13 @@ def differences(
     level: float = 0.95,
     paired: bool = True,
 ) -> dict[str, Interval]:
-    """KPI name -> interval of ``other - base``: paired by replication index (common random
-    numbers) or, with ``paired=False``, as independent samples."""
+    """KPI name -> interval of ``other - base``: paired by replication (common random numbers:
+    the replications both have, matched by their ``replication`` KPI, or by position when the
+    KPIs do not carry it) or, with ``paired=False``, as independent samples."""
+    if paired and all("replication" in k for k in (*base, *other)):
+        rb = {k["replication"]: k for k in other}
+        pairs = [(k, rb[k["replication"]]) for k in base if k["replication"] in rb]
+        base, other = [a for a, _ in pairs], [b for _, b in pairs]
     fa = [flatten_kpis(k) for k in base]
     fb = [flatten_kpis(k) for k in other]
     out = {}

@@ -112,6 +112,15 @@ def test_summarize_and_differences_accept_nested_kpis():
     assert differences(base, other, ["x.y"], paired=False)["x.y"].mean == pytest.approx(d.mean)
 
 
+def test_paired_differences_match_replications_not_positions():
+    """Run A has replications 0, 1, 2; run B only 1 and 2 (stored in another order): the pairs
+    are (1, 1) and (2, 2), never A's replication 0 against B's first row."""
+    base = [{"replication": r, "x": v} for r, v in ((0, 10.0), (1, 1.0), (2, 2.0))]
+    other = [{"replication": 2, "x": 5.0}, {"replication": 1, "x": 3.0}]
+    d = differences(base, other, ["x"])["x"]
+    assert d.n == 2 and d.mean == pytest.approx(((3.0 - 1.0) + (5.0 - 2.0)) / 2)
+
+
 # --------------------------------------------------------------------------- CRN on M/M/1
 @pytest.fixture(scope="module")
 def mm1_runs():
