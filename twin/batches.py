@@ -457,7 +457,7 @@ def _step_row(plant: Plant, s: Step) -> tuple:
         s.scale_reference,
         s.consumes,
         s.operators,
-        s.duration.sample,
+        s.duration.sampler(),
         s.produces,
         s.max_hold,
         direct,

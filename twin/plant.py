@@ -86,7 +86,7 @@ def generate_orders(scenario: Scenario, seed: int, replication: int) -> list[Pla
             until = min(horizon, ds.until) if ds.until is not None else horizon
             k = 0
             gap, quantity, due_after = (
-                ds.interarrival.sample,
+                ds.interarrival.sampler(),
                 ds.quantity.sample,
                 ds.due_after.sample,
             )

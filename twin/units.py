@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Callable
+from operator import methodcaller
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -117,6 +119,11 @@ class _Dist(Model):
 
     def sample(self, rng: Rng) -> float:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def sampler(self) -> Callable[[Rng], float]:
+        """``sample`` as a function of the stream alone: the same numbers, for code that
+        draws from one distribution many times (a recipe step's duration, once per batch)."""
+        return self.sample
 
     def remaining(self, rng: Rng, elapsed: float) -> float:
         """A draw of what is left of a duration that has already run ``elapsed`` hours: the
@@ -354,6 +361,13 @@ class Exponential(_Dist):
     def sample(self, rng: Rng) -> float:
         mean = self.mean_
         return rng.expovariate(1.0 / mean) if mean > 0 else 0.0
+
+    def sampler(self) -> Callable[[Rng], float]:
+        """``rng.expovariate(1 / mean)`` called directly (a C-level ``methodcaller``): no
+        Python frame of its own per draw, the same numbers as ``sample``."""
+        if self.mean_ > 0:
+            return methodcaller("expovariate", 1.0 / self.mean_)
+        return self.sample
 
     def remaining(self, rng: Rng, elapsed: float) -> float:
         return self.sample(rng)  # memoryless
