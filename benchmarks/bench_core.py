@@ -151,9 +151,12 @@ _PARTS = (
     ("KPI passes", ("twin/kpi.py", "twin/flow_kpi.py", "pyarrow")),
     ("event log", ("twin/eventlog.py", "numpy")),
     ("random draws", ("twin/streams.py", "twin/units.py", "random.py", "_hashlib", "blake2b")),
-    ("SimPy kernel", ("simpy/",)),
+    ("SimPy kernel", ("simpy/", "twin/callbacks.py")),
     ("per-step checks", ("twin/equipment.py", "twin/dispatch.py", "twin/rules.py")),
-    ("batches and orders", ("twin/batches.py", "twin/plant.py", "twin/staff.py")),
+    (
+        "batches and orders",
+        ("twin/batches.py", "twin/plain_batch.py", "twin/plant.py", "twin/staff.py"),
+    ),
 )
 
 
@@ -215,6 +218,7 @@ _PASSES = {
     ("twin/eventlog.py", "_flush"): "log packing (in Plant.run)",
     ("twin/eventlog.py", "to_table"): "log -> Arrow",
     ("twin/kpi.py", "compute_kpis"): "compute_kpis",
+    ("twin/kpi.py", "__init__"): "  LogView columns",
     ("twin/kpi.py", "codes"): "  string columns",
     ("twin/kpi.py", "state_hours"): "  state hours (shares, OEE, energy)",
     ("twin/kpi.py", "wip_series"): "  WIP series",
