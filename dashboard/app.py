@@ -4,6 +4,8 @@ Pages live in ``dashboard/pages/`` and register themselves (``dash.register_page
 the run store and the background jobs through the Flask app's config (``context.store_root()``
 and ``context.jobs()``), so no page imports this module and nothing is loaded at import time.
 Downloads, reports and the playback timeline are plain Flask routes (``dashboard/routes.py``).
+plotly.js is the official cartesian bundle served from ``assets/vendor/`` (every trace type
+the pages draw, a third of the full bundle's size: ``assets/vendor/README.md``).
 Stamped static files are cached by the browser for a year, computed JSON and HTML gzip-compressed
 (``_install_travel``).
 
@@ -80,7 +82,10 @@ def create_app(
         title="PharmaTwin",
         suppress_callback_exceptions=True,
         update_title=None,
-        eager_loading=True,  # fetch plotly.js while the first page's data is prepared
+        # plotly.js is assets/vendor/plotly-cartesian-*.min.js (a script of every page, so
+        # window.Plotly is there and dcc.Graph never loads the full 4.8 MB bundle dash ships);
+        # not eager: eager loading would put that full bundle in every page too
+        eager_loading=False,
         serve_locally=True,  # every script from this server: works offline, no CDN
     )
     app.server.config[CONFIG_STORE] = str(root)
@@ -129,12 +134,12 @@ def _install_travel(server: flask.Flask) -> None:
 
     ``/assets/<file>?m=<mtime>`` (Dash stamps every asset's URL with its file time) and
     ``/_favicon.ico?v=<dash version>`` never change under one URL: the browser keeps them a year
-    and does not ask again on the next visit (Dash does so for its component suites, plotly.js
-    among them); without the stamp they are answered as before (``no-cache``). JSON (page
-    layouts, callback answers) and HTML of ``MIN_GZIP`` bytes or more are gzip-compressed
-    (level 1: about a millisecond per 100 KB) when the browser accepts it. The playback
-    timeline compresses itself (``routes.timeline_view``); scripts and downloads are sent as
-    they are."""
+    and does not ask again on the next visit (Dash does so for its component suites; plotly.js is
+    such an asset, ``assets/vendor/``); without the stamp they are answered as before
+    (``no-cache``). JSON (page layouts, callback answers) and HTML of ``MIN_GZIP`` bytes or more
+    are gzip-compressed (level 1: about a millisecond per 100 KB) when the browser accepts it.
+    The playback timeline compresses itself (``routes.timeline_view``); scripts and downloads are
+    sent as they are."""
 
     @server.after_request
     def _travel(resp: flask.Response) -> flask.Response:

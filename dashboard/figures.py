@@ -93,8 +93,6 @@ _SHADE = {"setup": "#f2c14e", "cleaning": "#9ecae9", "down": "#d62728",
 # label: a third of the time plotly takes to draw the page's figures)
 QUICK_TICKS: dict[str, Any] = {"ticklabeloverflow": "allow"}
 
-# above this many points in all, curves are drawn with WebGL
-WEBGL_POINTS = 40_000
 # trace order of plant_figure
 PLANT_UNITS = 2
 PLANT_AGVS = 3
@@ -450,13 +448,14 @@ def cursor_date(pb: Playback, t: float) -> str:
 
 # --------------------------------------------------------------------------- curves
 def series_figure(pb: Playback, t: float | None = None) -> dict[str, Any]:
-    """WIP and warehouse stock over the whole run, with a cursor line at t. Curves with more
-    than ``WEBGL_POINTS`` corners in all are drawn with WebGL (``scattergl``, corners given
-    explicitly); below that one SVG path per curve (``hv`` steps: half the points) draws faster
-    than setting up a WebGL context. Times are sent as milliseconds of the scenario's calendar
-    (numbers on a date axis: plotly parses no date strings). Without a cursor (the playback
-    page draws its own) the figure is computed once per replication and shared (do not modify
-    it)."""
+    """WIP and warehouse stock over the whole run, with a cursor line at t: one SVG path per
+    curve (``hv`` steps: half the points). Never WebGL (``scattergl``): the dashboard serves
+    plotly.js's cartesian bundle, which has none (``assets/vendor/README.md``); an SVG path
+    keeps every point for hover and zoom and is simplified to the screen's pixels when drawn
+    (about half a second for 50,000 corners, five times a plant-year's). Times are sent as
+    milliseconds of the scenario's calendar (numbers on a date axis: plotly parses no date
+    strings). Without a cursor (the playback page draws its own) the figure is computed once per
+    replication and shared (do not modify it)."""
     if t is None:
         return pb.memo("series", lambda: _series_figure(pb, None))
     return _series_figure(pb, t)
@@ -464,8 +463,6 @@ def series_figure(pb: Playback, t: float | None = None) -> dict[str, Any]:
 
 def _series_figure(pb: Playback, t: float | None) -> dict[str, Any]:
     two = bool(pb.levels)
-    n = 2 * (len(pb.wip_t) + sum(len(lt) for lt, _ in pb.levels.values()))
-    gl = n > WEBGL_POINTS
     curves = [("WIP", pb.wip_t, pb.wip_v, "y", "#4c78a8")]
     curves += [
         (name, lt, lv, "y2", PALETTE[(i + 1) % len(PALETTE)])
@@ -473,11 +470,10 @@ def _series_figure(pb: Playback, t: float | None) -> dict[str, Any]:
     ]
     data = []
     for name, times, values, yaxis, colour in curves:
-        x, y = _steps(times, values, pb.t1) if gl else _hv(times, values, pb.t1)
+        x, y = _hv(times, values, pb.t1)
         data.append({
-            "type": "scattergl" if gl else "scatter", "x": _ms(pb, x), "y": y.tolist(),
-            "mode": "lines", "name": name,
-            "line": {"color": colour, **({} if gl else {"shape": "hv"})},
+            "type": "scatter", "x": _ms(pb, x), "y": y.tolist(), "mode": "lines", "name": name,
+            "line": {"color": colour, "shape": "hv"},
             "xaxis": "x", "yaxis": yaxis,
         })  # fmt: skip
     layout: dict[str, Any] = {
@@ -512,15 +508,6 @@ def _hv(times: np.ndarray, values: np.ndarray, end: float) -> tuple[np.ndarray, 
     if not len(times):
         return np.array([0.0, end]), np.array([0.0, 0.0])
     return np.append(times, end), np.append(values, values[-1])
-
-
-def _steps(times: np.ndarray, values: np.ndarray, end: float) -> tuple[np.ndarray, np.ndarray]:
-    """A step curve as explicit corner points (WebGL lines have no 'hv' shape)."""
-    if not len(times):
-        return np.array([0.0, end]), np.array([0.0, 0.0])
-    x = np.repeat(np.append(times, end), 2)[1:-1]
-    y = np.repeat(values, 2)
-    return x, y
 
 
 # --------------------------------------------------------------------------- KPI cards

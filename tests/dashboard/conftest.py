@@ -25,6 +25,33 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "scenarios" / "tiny.yaml"
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# the plotly.js the dashboard serves (dashboard/assets/vendor/README.md)
+(PLOTLY_BUNDLE,) = (REPO / "dashboard" / "assets" / "vendor").glob("plotly-cartesian-*.min.js")
+PLOTLY_VERSION = PLOTLY_BUNDLE.name.removeprefix("plotly-cartesian-").removesuffix(".min.js")
+# the trace types of every figure on the page that the page's plotly.js does not know (it
+# would draw nothing for them)
+UNKNOWN_TRACES = """() => {
+    const known = new Set(Object.keys(window.Plotly.PlotSchema.get().traces));
+    const graphs = Array.from(document.querySelectorAll('.js-plotly-plot'));
+    return graphs.flatMap(g => (g.data || []).map(t => t.type || 'scatter'))
+        .filter(t => !known.has(t));
+}"""
+
+
+def watch_console(page) -> list[str]:
+    """The page's console errors and uncaught exceptions, as they come."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def assert_plotly_drew_all(page, errors: list[str]) -> None:
+    """The page's plotly.js is the vendored cartesian bundle, every trace type of its figures
+    is one it draws, and nothing went wrong in the page."""
+    assert page.evaluate("() => window.Plotly.version") == PLOTLY_VERSION
+    assert page.evaluate(UNKNOWN_TRACES) == []
+    assert not errors, errors
 
 
 def make_store(root: Path) -> dict[str, str]:

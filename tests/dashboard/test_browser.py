@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import re
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dashboard import ids
-from tests.dashboard.conftest import ARTIFACTS, TINY
+from tests.dashboard.conftest import (
+    ARTIFACTS,
+    PLOTLY_BUNDLE,
+    TINY,
+    assert_plotly_drew_all,
+    watch_console,
+)
 
 TINY_TEXT = TINY.read_text()
 
@@ -234,6 +241,38 @@ def test_no_share_button_or_logo_and_plotly_served_locally(server, tiny_store, p
         page.locator(".modebar-btn--logo, a[href*='plot.ly'], a[href*='plotly.com']").count() == 0
     )
     assert scripts and all(u.startswith(server) for u in scripts), scripts
+
+
+def test_pages_draw_with_the_vendored_plotly_bundle_only(server, tiny_store, page):
+    """Every page's figures are drawn by the vendored cartesian plotly.js (dcc.Graph takes the
+    window.Plotly it defines): the full bundle Dash ships is never asked for, nothing comes from
+    elsewhere (a CDN), the bundle is cached for a year, and every figure's trace types are
+    ones the bundle draws (playback: plant, Gantt, curves; compare: box plots, utilisation
+    bars, Gantts), without a console error."""
+    _, runs = tiny_store
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    errors = watch_console(page)
+    page.goto(server + "/")
+    page.locator(f"#{ids.RUNS_TABLE}").get_by_text(runs["base"]).wait_for()
+    open_playback(page, f"{server}/playback?run={runs['base']}")
+    for graph in (ids.PB_GANTT, ids.PB_SERIES):
+        page.locator(f"#{graph} .js-plotly-plot .main-svg").first.wait_for()
+    assert_plotly_drew_all(page, errors)
+    page.goto(f"{server}/compare?runs={runs['base']},{runs['presses']}")
+    page.locator(f"#{ids.CMP_DIST} .js-plotly-plot .boxlayer path").first.wait_for()
+    page.locator(f"#{ids.CMP_UTIL} .js-plotly-plot .barlayer path").first.wait_for()
+    page.locator(f"#{ids.CMP_GANTT} .js-plotly-plot").nth(1).wait_for()
+    assert_plotly_drew_all(page, errors)
+    page.goto(server + "/what-if")
+    page.locator(f"#{ids.WI_LAUNCH}").wait_for()
+    assert not errors, errors
+    assert requests and all(u.startswith(server + "/") for u in requests), requests
+    plotly = [u for u in requests if "plotly" in u.lower()]
+    assert plotly and all(f"/assets/vendor/{PLOTLY_BUNDLE.name}?m=" in u for u in plotly), plotly
+    with urllib.request.urlopen(plotly[0], timeout=10) as resp:
+        assert "max-age=31536000" in resp.headers["Cache-Control"]
+        assert len(resp.read()) == PLOTLY_BUNDLE.stat().st_size
 
 
 def test_compare_shows_two_runs_with_n_and_labels(server, tiny_store, page):

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from dashboard import ids
-from tests.dashboard.conftest import ARTIFACTS, CHROMIUM, served_page
+from tests.dashboard.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    assert_plotly_drew_all,
+    served_page,
+    watch_console,
+)
 from tests.dashboard.test_process_figures import make_process_store
 
 pytest.importorskip("playwright.sync_api")
@@ -26,6 +32,7 @@ def test_playback_of_a_process_plant_shows_tank_levels(tmp_path):
     root = tmp_path / "runs"
     runs = make_process_store(root)
     with served_page(root, tmp_path / "server.log") as (page, base):
+        errors = watch_console(page)
         page.goto(f"{base}/playback?run={runs['base']}&t=2026-01-20T08:00")
         tanks = GRAPH.format(ids.PB_TANKS)
         page.wait_for_function(f"() => {tanks} && {tanks}.data.length > 0")
@@ -52,4 +59,5 @@ def test_playback_of_a_process_plant_shows_tank_levels(tmp_path):
         page.wait_for_function(f"() => {levels_graph} && {levels_graph}.data.length > 0")
         assert page.locator(f"#{ids.CMP_LEVELS}").is_visible()
         assert "demand_fill_pct" in page.locator(f"#{ids.CMP_TABLE}").inner_text()
+        assert_plotly_drew_all(page, errors)
         page.screenshot(path=str(ARTIFACTS / "dashboard-process-compare.png"), full_page=True)
