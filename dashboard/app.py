@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno
 import gzip
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import dash
@@ -96,6 +96,7 @@ def create_app(
         app.server, None if allowed_hosts is None else {*map(security.hostname_of, allowed_hosts)}
     )
     _install_travel(app.server)
+    _version_dcc(app)
     app.server.register_blueprint(routes.blueprint)
     nav = html.Nav(
         [html.Span("PharmaTwin", className="brand")]
@@ -128,6 +129,47 @@ def create_app(
     return app
 
 
+_DCC = "_dash-component-suites/dash/dcc/"
+_DCC_STAMP = f"v{dash.__version__}/"  # the installed dash fixes every dcc file's content
+_VERSIONED = "pharmatwin.versioned"  # WSGI environ key: asked under the installed version
+
+
+def _version_dcc(app: dash.Dash) -> None:
+    """dcc's scripts served under a folder named after the installed dash version.
+
+    dcc loads its parts on first use (``async-graph.js``, ``async-slider.js``,
+    ``async-dropdown.js``) from the folder of its main script, under URLs without a stamp
+    that Dash answers with an ETag only: every visit asked for each of them again (three round
+    trips before the page's graphs, slider and run list could draw). The page names dcc's main
+    scripts as ``.../dash/dcc/v<dash version>/...`` instead, so those parts are asked for under
+    that folder too; the server strips the folder before Dash sees the path and, when it names
+    the installed version, lets the browser keep the file a year (``_install_travel``). Another
+    dash version gives other URLs, so nothing stale is ever used; an old page naming another
+    version still gets its files, revalidated as before."""
+    stamped = f"{app.config.requests_pathname_prefix}{_DCC}{_DCC_STAMP}"
+    plain = f"{app.config.requests_pathname_prefix}{_DCC}"
+    route = f"{app.config.routes_pathname_prefix}{_DCC}"
+    interpolate = app.interpolate_index
+
+    def interpolate_index(**kwargs: str) -> str:
+        kwargs["scripts"] = kwargs["scripts"].replace(f'src="{plain}', f'src="{stamped}')
+        return interpolate(**kwargs)
+
+    app.interpolate_index = interpolate_index  # type: ignore[method-assign]
+    inner = app.server.wsgi_app
+
+    def wsgi_app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(route) and path[len(route) : len(route) + 1] == "v":
+            folder, sep, rest = path[len(route) :].partition("/")
+            if sep and rest and "/" not in rest:
+                environ["PATH_INFO"] = route + rest
+                environ[_VERSIONED] = folder + "/" == _DCC_STAMP
+        return inner(environ, start_response)
+
+    app.server.wsgi_app = wsgi_app  # type: ignore[method-assign]
+
+
 def _install_travel(server: flask.Flask) -> None:
     """How responses travel: long browser caching for files whose URL changes with their
     content, gzip for the JSON and HTML the server computes.
@@ -135,7 +177,8 @@ def _install_travel(server: flask.Flask) -> None:
     ``/assets/<file>?m=<mtime>`` (Dash stamps every asset's URL with its file time) and
     ``/_favicon.ico?v=<dash version>`` never change under one URL: the browser keeps them a year
     and does not ask again on the next visit (Dash does so for its component suites; plotly.js is
-    such an asset, ``assets/vendor/``); without the stamp they are answered as before
+    such an asset, ``assets/vendor/``), and so are dcc's files asked for under the installed dash
+    version's folder (``_version_dcc``); without the stamp they are answered as before
     (``no-cache``). JSON (page layouts, callback answers) and HTML of ``MIN_GZIP`` bytes or more
     are gzip-compressed (level 1: about a millisecond per 100 KB) when the browser accepts it.
     The playback timeline compresses itself (``routes.timeline_view``); scripts and downloads are
@@ -146,8 +189,10 @@ def _install_travel(server: flask.Flask) -> None:
         req = flask.request
         if resp.status_code != 200:
             return resp
-        stamped = (req.path.startswith("/assets/") and "m" in req.args) or (
-            req.path == "/_favicon.ico" and "v" in req.args
+        stamped = (
+            (req.path.startswith("/assets/") and "m" in req.args)
+            or (req.path == "/_favicon.ico" and "v" in req.args)
+            or req.environ.get(_VERSIONED, False)
         )
         if stamped:
             resp.headers["Cache-Control"] = f"public, max-age={_YEAR}, immutable"

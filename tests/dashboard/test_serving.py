@@ -96,6 +96,30 @@ def test_stamped_files_are_cached_and_computed_answers_compressed(tiny_store):
     assert timeline.decode(client.get(url).data)[0]["run"] == runs["base"]
 
 
+def test_dcc_parts_are_cached_under_the_dash_version(tiny_store):
+    """dcc's parts loaded on first use (graph, slider, dropdown) are asked for from the folder
+    of dcc's main script, which the page names after the installed dash version: the browser
+    keeps them a year, and another dash version asks for other URLs."""
+    import dash
+
+    root, _ = tiny_store
+    client = create_app(root).server.test_client()
+    page = client.get("/playback").get_data(as_text=True)
+    folder = f"/_dash-component-suites/dash/dcc/v{dash.__version__}/"
+    scripts = re.findall(r'src="(/_dash-component-suites/dash/dcc/[^"]+)"', page)
+    assert scripts and all(u.startswith(folder) for u in scripts), scripts
+    year = "public, max-age=31536000, immutable"
+    for url in scripts + [folder + f"async-{part}.js" for part in ("graph", "slider", "dropdown")]:
+        resp = client.get(url)
+        assert resp.status_code == 200 and resp.headers["Cache-Control"] == year, url
+    plain = client.get("/_dash-component-suites/dash/dcc/async-graph.js")
+    assert plain.data == client.get(folder + "async-graph.js").data
+    assert "immutable" not in plain.headers.get("Cache-Control", "") and plain.headers["ETag"]
+    other = client.get("/_dash-component-suites/dash/dcc/v0.0.1/async-graph.js")  # an old page
+    assert other.status_code == 200 and "immutable" not in other.headers.get("Cache-Control", "")
+    assert client.get(folder + "no-such-part.js").status_code != 200
+
+
 def test_playback_page_is_built_once_per_view_until_the_run_is_stored_again(tiny_store, tmp_path):
     """A second visit to the same view is sent the page built for the first; another cursor
     time gets its own, and storing the replication again drops them all."""
