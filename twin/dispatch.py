@@ -174,6 +174,7 @@ class ClassQueue:
         self._pending = False
         self.unsettled: list[Unit] = []  # units released this instant, rest state not yet shown
         self._on_dispatch = self._dispatch_now  # bound once: dispatch runs at every step
+        self._fast: bool | None = None  # whether _assign_in_order applies (_takes_in_order)
 
     def first_free(self) -> Unit | None:
         """The first free unit (``Unit.free``, inlined), or None."""
@@ -211,12 +212,20 @@ class ClassQueue:
         # ranked by batch number, never by the order SimPy happened to create them in (a
         # restart from a plant state then decides exactly as the unbroken run did)
         k = len(waiting) - 1
-        if k and (waiting[k - 1].enqueued, waiting[k - 1].batch) > (at, batch):
-            key = (at, batch)
-            while k > 0 and (waiting[k - 1].enqueued, waiting[k - 1].batch) > key:
-                waiting[k], waiting[k - 1] = waiting[k - 1], waiting[k]
-                k -= 1
-        self.dispatch()
+        if k:
+            last = waiting[k - 1]  # (last.enqueued, last.batch) > (at, batch), without tuples
+            if last.enqueued > at or (last.enqueued == at and last.batch > batch):
+                key = (at, batch)
+                while k > 0 and (waiting[k - 1].enqueued, waiting[k - 1].batch) > key:
+                    waiting[k], waiting[k - 1] = waiting[k - 1], waiting[k]
+                    k -= 1
+        # self.dispatch(), inlined (a request is made at every step)
+        if not self._pending:
+            for unit in self.units:
+                if not unit.busy and unit.open and not unit.maint_due:  # unit.free, inlined
+                    self._pending = True
+                    at_end_of_instant(env, self._on_dispatch)
+                    break
         return req
 
     def cancel(self, req: Request) -> None:
@@ -242,11 +251,58 @@ class ClassQueue:
 
     def _dispatch_now(self, _: simpy.Event) -> None:
         self._pending = False
-        self._assign_all()
+        fast = self._fast
+        if fast is None:
+            fast = self._fast = self._takes_in_order()
+        if fast:
+            self._assign_in_order()
+        else:
+            self._assign_all()
         if self.unsettled:
             for unit in self.unsettled:
                 unit.settle()
             self.unsettled.clear()
+
+    def _takes_in_order(self) -> bool:
+        """Whether the policy's choice is always the first waiting request and the first free
+        unit by index: a ranking by arrival (FIFO) that looks at no unit, over units that never
+        clean (``RankPolicy.assign``'s first case). Asked once, at the first decision (the
+        units are all added by then, and whether they clean never changes)."""
+        policy = self.policy
+        cls = type(policy)
+        return (
+            isinstance(policy, RankPolicy)
+            and cls.assign is RankPolicy.assign
+            and cls._first is RankPolicy._first
+            and policy.arrival_order
+            and not policy.unit_dependent
+            and bool(self.units)
+            and not self.units[0].prepares
+        )
+
+    def _assign_in_order(self) -> None:
+        """``_assign_all`` for a policy that takes requests in order (``_takes_in_order``):
+        the same pairs, without a call to the policy, ``first_free`` and ``Unit.reserve`` per
+        pair (this runs at every step of a flow line)."""
+        waiting, units, env = self.waiting, self.units, self.env
+        while waiting:
+            for unit in units:
+                if not unit.busy and unit.open and not unit.maint_due:  # unit.free, inlined
+                    break
+            else:
+                return
+            req = waiting.pop(0)
+            # unit.reserve(req), inlined
+            unit.busy = True
+            unit.holder = req.batch
+            unit._epoch += 1
+            if unit._tracks_plan:
+                unit.plant.reserved[(req.batch, req.step)] = (unit.name, env._now)
+            # req.event.succeed(unit), inlined: a waiting request's event is always pending
+            event = req.event
+            event._ok = True
+            event._value = unit
+            env.schedule(event)
 
     def _assign_all(self) -> None:
         while self.waiting:

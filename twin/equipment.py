@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from twin.callbacks import at_end_of_instant
 from twin.dispatch import Request
 from twin.eventlog import kind_code
 from twin.rules import (
@@ -80,6 +81,9 @@ class Unit:
         self.code = log.code(name)
         self._state_codes = {s: log.code(s) for s in UNIT_STATES}
         self._kw = {s: float(spec.energy_kw.get(s, 0.0)) for s in UNIT_STATES}
+        # what set_state("processing") logs, read where it is inlined (twin.plain_batch)
+        self._processing_code = self._state_codes["processing"]
+        self._processing_kw = self._kw["processing"]
         self.state = ""
         self.busy = False  # reserved by a batch, or cleaning/maintenance on its own
         self.open = open_now
@@ -294,8 +298,14 @@ class Unit:
             # a waiting batch may take the unit at this instant: the class's dispatch settles
             # the rest state afterwards, so a unit handed straight on logs no empty idle spell
             queue.unsettled.append(self)
-        else:
-            self.set_state(self._rest_state())
+            if self._clean_state.cleanliness == DIRTY:
+                self._watch_dirty()
+            # queue.dispatch(), inlined: a request waits and this unit is free
+            if not queue._pending:
+                queue._pending = True
+                at_end_of_instant(self.env, queue._on_dispatch)
+            return
+        self.set_state(self._rest_state())
         if self._clean_state.cleanliness == DIRTY:
             self._watch_dirty()
         queue.dispatch()

@@ -31,6 +31,7 @@ from twin.batches import (
     step_table,
 )
 from twin.callbacks import process_end, process_start
+from twin.equipment import K_STATE
 
 if TYPE_CHECKING:
     from twin.equipment import Unit
@@ -72,7 +73,7 @@ class _PlainBatch:
     def __init__(self, plant: Plant, batch: Batch) -> None:
         self.plant = plant
         self.batch = batch
-        self.rows = step_table(plant, batch.product)
+        self.rows = plant.step_table[batch.product]  # built by is_plain (step_table)
         self.i = 0
         # what ``env.process`` schedules: the process's start, urgent, at this instant
         process_start(plant.env, self._start)
@@ -100,10 +101,14 @@ class _PlainBatch:
         self.unit = unit
         hours = self.hours = row[7](batch.rng) * scale
         order_c, product_c = self.codes
-        self.plant.log.emit(
-            K_STEP_START, unit.code, batch.id, order_c, product_c, self.i, -1, row[2] * scale
-        )
-        unit.set_state("processing")
+        emit = self.plant.log.emit
+        emit(K_STEP_START, unit.code, batch.id, order_c, product_c, self.i, -1, row[2] * scale)
+        # unit.set_state("processing"), inlined: a granted unit was idle, claimed or settling,
+        # so it shows "processing" now (and the batch holding it)
+        if unit.state != "processing" or unit.holder != unit._shown_holder:
+            unit.state = "processing"
+            unit._shown_holder = holder = unit.holder
+            emit(K_STATE, unit.code, holder, -1, -1, -1, unit._processing_code, unit._processing_kw)
         Timeout(self.plant.env, hours).callbacks.append(self._processed)
 
     def _processed(self, _event: simpy.Event) -> None:
@@ -111,15 +116,30 @@ class _PlainBatch:
         batch, unit, hours = self.batch, self.unit, self.hours
         order_c, product_c = self.codes
         unit.ttf -= hours
-        log = self.plant.log
-        log.emit(K_STEP_END, unit.code, batch.id, order_c, product_c, self.i, -1, hours)
-        unit.finish_batch(batch.product)
+        plant = self.plant
+        log = plant.log
+        i = self.i
+        log.emit(K_STEP_END, unit.code, batch.id, order_c, product_c, i, -1, hours)
+        # unit.finish_batch(batch.product), inlined for a unit that never cleans (a plain
+        # step's units do not: ``Unit.prepares`` is false), as it runs at every step
+        unit._uses += 1
+        unit._last_use = (batch.product, plant.env._now)
+        unit.batches_since_maint += 1
+        every = unit._maint_every_batches
+        if every is not None and unit.batches_since_maint >= every:
+            unit.maint_due = True
         unit.release()
-        self.i += 1
-        if self.i < len(self.rows):
-            self._request()
+        i = self.i = i + 1
+        if i < len(self.rows):
+            # self._request(), inlined
+            row = self.row = self.rows[i]
+            scale = self.scale = batch.size / row[4] if row[4] else 1.0
+            req = row[0].request(
+                batch.id, batch.order, batch.product, i, batch.due, batch.priority, row[1] * scale
+            )
+            req.event.callbacks.append(self._granted)
             return
         log.emit(K_QC_RELEASE, -1, batch.id, order_c, product_c, -1, -1, batch.size)
-        self.plant.batch_released(batch)
-        if self.plant.peeks_queue:
-            process_end(self.plant.env)
+        plant.batch_released(batch)
+        if plant.peeks_queue:
+            process_end(plant.env)
