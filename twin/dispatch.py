@@ -58,7 +58,15 @@ class Request:
 
 
 class Policy(Protocol):
-    """Chooses what a class's free units do next."""
+    """Chooses what a class's free units do next.
+
+    A policy may also decide when idle units are cleaned, with a method
+    ``clean_idle(unit, now) -> "minor" | "major" | None``: the twin asks it when a unit
+    becomes free and dirty with nothing of its class waiting (for classes with a
+    ``dirty_hold``), and cleans the unit at once (``twin.rules.idle_clean``) or, on None, leaves
+    it for a batch or for the full clean at its dirty-hold limit, as without the method
+    (``twin.lookahead.Lookahead`` decides by running the plant ahead).
+    """
 
     def assign(self, queue: ClassQueue, now: float) -> tuple[Request, Unit] | None:
         """One (request, unit) pair to start now, or None to leave the rest waiting."""

@@ -38,6 +38,7 @@ from twin.rules import (
     cleaning_needed,
     dirty_overrun,
     full_clean,
+    idle_clean,
 )
 from twin.scenario import UNIT_STATES, EquipmentClass
 
@@ -317,14 +318,34 @@ class Unit:
 
     def _watch_dirty(self) -> None:
         """A free dirty unit is cleaned fully at its dirty-hold limit (at once if that has
-        passed), unless a batch claims it first; a claim at the limit itself wins."""
+        passed), unless a batch claims it first; a claim at the limit itself wins. A policy
+        with ``clean_idle`` (see ``twin.dispatch.Policy``) may have it cleaned at once
+        instead (``twin.rules.idle_clean``)."""
         if self.clean.cleanliness == DIRTY and self.spec.cleaning.dirty_hold is not None:
             self._epoch += 1
             self.env.process(self._dirty_watch(self._epoch))
 
     def _dirty_watch(self, epoch: int):
-        limit = self.clean.dirty_since + self.spec.cleaning.dirty_hold  # type: ignore[operator]
         env = self.env
+        decide = self.plant.clean_idle
+        if decide is not None:
+            # a policy that decides idle cleans may clean the unit now, once nothing else at
+            # this instant (a batch released, a dispatch) has claimed it
+            yield self.plant.end_of_instant()
+            if epoch != self._epoch or self.busy:
+                return
+            choice = None
+            if self.open and not self.queue.waiting and self.clean.cleanliness == DIRTY:
+                choice = decide(self, env.now)
+            if choice is not None:
+                self.busy = True
+                self._epoch += 1
+                staff = yield from self._cleaners()
+                kind, dist = idle_clean(self.spec.cleaning, self.clean, choice)
+                yield from self._clean(kind, dist, staff)
+                self.release()
+                return
+        limit = self.clean.dirty_since + self.spec.cleaning.dirty_hold  # type: ignore[operator]
         if limit > env.now:
             yield env.timeout(limit - env.now)
         yield self.plant.end_of_instant()

@@ -131,6 +131,8 @@ class Plant:
         self.policy = policy or make_policy(scenario.dispatch)
         if hasattr(self.policy, "attach"):
             self.policy.attach(self)
+        # a policy that decides when idle dirty units are cleaned (None: at the dirty-hold limit)
+        self.clean_idle = getattr(self.policy, "clean_idle", None)
         self.queues = {c: ClassQueue(self.env, c, self.policy) for c in scenario.equipment_classes}
         self.pools = {
             q: Pool(self.env, q, p.count, self.calendar(p.shift)) for q, p in scenario.staff.items()

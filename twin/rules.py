@@ -37,6 +37,7 @@ __all__ = [
     "dirty_limit",
     "dirty_overrun",
     "full_clean",
+    "idle_clean",
     "hold_violated",
     "cleaned",
 ]
@@ -115,6 +116,19 @@ def cleaning_needed(
 def full_clean(cl: Cleaning) -> Distribution:
     """The clean done when a dirty unit's ``dirty_hold`` runs out with no batch waiting."""
     return cl.campaign if cl.campaign is not None else cl.major
+
+
+def idle_clean(cl: Cleaning, st: CleanState, kind: str) -> tuple[str, Distribution]:
+    """The clean of an idle dirty unit before its dirty-hold limit, as a policy chose it
+    (``Policy.clean_idle``): ``"minor"`` (fit again for the product it ran, within
+    ``clean_hold``) or ``"major"`` (fit for any product); the campaign clean instead of either
+    once ``campaign_batches`` ran, as a batch would need it. Only the twin runs these (the
+    planner's decoder never plans an idle clean)."""
+    if kind not in ("minor", "major"):
+        raise ValueError(f"an idle clean is 'minor' or 'major', not {kind!r}")
+    if cl.campaign_batches is not None and st.campaign_count >= cl.campaign_batches:
+        return "campaign", cl.campaign  # type: ignore[return-value]
+    return (kind, cl.minor if kind == "minor" else cl.major)
 
 
 def dirty_limit(cl: Cleaning, st: CleanState) -> float:

@@ -136,3 +136,102 @@ def test_deterministically_never_worse_than_its_base_rule():
         return log_cost(run.events, 0.0, orders)
 
     assert c(ahead) <= c(base) + 1e-6
+
+
+# --- idle cleaning --------------------------------------------------------------------------
+# One mixer (minor clean 0.5 h, major 3 h, dirty hold 10 h: a dirty unit nobody claims gets
+# the full clean, here the major one, at 10 h after its use) and an oven that never cleans.
+# o0 (product p) mixes 0-2 h; what comes next decides whether to clean the idle mixer at 2 h:
+# - p at 20 h: left, it is cleaned fully 12-15 h and runs 20-22 (cost 22 + 3 = 25); a minor
+#   clean at once (2-2.5 h) keeps it fit for p: 22 + 0.5 = 22.5 (a major one: 25, no better);
+# - q at 4 h: left, it is cleaned for q 4-7 h and runs 7-9 (9 + 3 = 12); a major clean at once
+#   (2-5 h) has it ready sooner: 7 + 3 = 10 (a minor one: wasted, 9 + 3.5 = 12.5);
+# - nothing, o0 bakes 2-10 h in the oven: the full clean at 12 h comes after the last step and
+#   counts nothing (cost 10; the run ends with o0 at 10 h); any clean at once would count
+#   (10.5, 13): leave it.
+IDLE: dict[str, Any] = {
+    "name": "idle_clean_hand",
+    "start": "2026-01-05T00:00:00",
+    "simulation": {"horizon": "100h"},
+    "dispatch": "min_changeover",
+    "equipment_classes": {
+        "mixer": {"cleaning": {"minor": "30min", "major": "3h", "dirty_hold": "10h"}},
+        "oven": {},
+    },
+    "units": {"mix_1": {"class": "mixer"}, "oven_1": {"class": "oven"}},
+    "products": {
+        "p": {"batch_size": 100,
+              "recipe": [{"name": "mix", "equipment_class": "mixer", "duration": "2h"}]},
+        "q": {"batch_size": 100,
+              "recipe": [{"name": "mix", "equipment_class": "mixer", "duration": "2h"}]},
+        "r": {"batch_size": 100,
+              "recipe": [{"name": "mix", "equipment_class": "mixer", "duration": "2h"},
+                         {"name": "bake", "equipment_class": "oven", "duration": "8h"}]},
+    },
+    "orders": [{"id": "o0", "product": "p", "quantity": 100, "release": 0, "due": "50h"}],
+}  # fmt: skip
+
+
+def idle_plant(orders: list[dict]):
+    data = copy.deepcopy(IDLE)
+    data["orders"] = orders
+    return load_dict(data, "idle_clean_hand")
+
+
+def cleans(run) -> list[tuple[float, str, float]]:
+    return [(e["t"], e["state"], e["value"]) for e in events(run.events, "clean_start")]
+
+
+def plain_cost(run) -> float:
+    """Makespan + cleaning started before it (no order is late in these cases)."""
+    mk = max(e["t"] for e in events(run.events, "step_end"))
+    return mk + sum(v for t, _, v in cleans(run) if t < mk)
+
+
+O0 = {"id": "o0", "product": "p", "quantity": 100, "release": 0, "due": "50h"}
+
+
+@pytest.mark.parametrize(
+    ("o1", "rule_cost", "rule_cleans", "ahead_cost", "ahead_first_clean"),
+    [
+        ({"product": "p", "release": "20h"}, 25.0, [(12.0, "full", 3.0)], 22.5,
+         (2.0, "minor", 0.5)),
+        ({"product": "q", "release": "4h"}, 12.0, [(4.0, "major", 3.0)], 10.0,
+         (2.0, "major", 3.0)),
+    ],
+)  # fmt: skip
+def test_lookahead_cleans_an_idle_unit_as_what_comes_next_needs(
+    o1, rule_cost, rule_cleans, ahead_cost, ahead_first_clean
+):
+    sc = idle_plant([O0, {"id": "o1", "quantity": 100, "due": "50h", **o1}])
+    rule = simulate(sc, policy=make_policy("min_changeover"))
+    assert cleans(rule)[: len(rule_cleans)] == rule_cleans
+    assert plain_cost(rule) == pytest.approx(rule_cost)
+    policy = Lookahead()
+    ahead = simulate(sc, policy=policy)
+    assert cleans(ahead)[0] == ahead_first_clean
+    assert plain_cost(ahead) == pytest.approx(ahead_cost)
+    # one idle moment (the run ends with o1), three futures (leave, minor, major)
+    assert policy.cleaning_decisions == 1 and policy.rollouts == 3
+
+
+def test_lookahead_leaves_dirty_a_unit_nothing_will_need():
+    sc = idle_plant([{**O0, "product": "r"}])
+    policy = Lookahead()
+    run = simulate(sc, policy=policy)
+    assert cleans(run) == []
+    assert plain_cost(run) == pytest.approx(10.0)
+    assert policy.cleaning_decisions == 1
+
+
+def test_without_clean_kinds_it_leaves_cleaning_to_the_plant():
+    sc = idle_plant([O0, {"id": "o1", "product": "p", "quantity": 100, "release": "20h",
+                          "due": "50h"}])  # fmt: skip
+    policy = Lookahead(clean_kinds=())
+    run = simulate(sc, policy=policy)
+    assert log_bytes(run.events) == log_bytes(
+        simulate(sc, policy=make_policy("min_changeover")).events
+    )
+    assert policy.cleaning_decisions == 0
+    with pytest.raises(ValueError, match="clean_kinds"):
+        Lookahead(clean_kinds=("full",))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from twin.kpi import compute_kpis
-from twin.rules import CleanState, cleaning_needed, dirty_overrun, hold_violated
+from twin.rules import CleanState, cleaning_needed, dirty_overrun, hold_violated, idle_clean
 from twin.scenario import load_dict
 from twin.simulate import simulate
 
@@ -134,6 +134,88 @@ def test_a_limit_that_ran_out_off_shift_is_acted_on_at_the_opening():
     assert [(c["t"], c["state"]) for c in cleans] == [(24.0, "full")]
     devs = _rows(run, "deviation", unit="mix_1")
     assert [(d["t"], d["value"]) for d in devs] == [(24.0, 19.0)]
+
+
+class _CleansIdle:
+    """fifo, and every idle dirty unit gets a ``kind`` clean at once (a policy's
+    ``clean_idle``); records when it was asked."""
+
+    def __init__(self, kind: str) -> None:
+        from twin.dispatch import make_policy
+
+        self.kind = kind
+        self.base = make_policy("fifo")
+        self.asked: list[tuple[str, float]] = []
+
+    def assign(self, queue, now):
+        return self.base.assign(queue, now)
+
+    def clean_idle(self, unit, now):
+        self.asked.append((unit.name, now))
+        return self.kind
+
+
+IDLE_MIXER = {"cleaning": {"minor": "1h", "major": "2h", "dirty_hold": "3h"}}
+
+
+@pytest.mark.parametrize(("kind", "hours"), [("minor", 1.0), ("major", 2.0)])
+def test_a_policy_may_clean_an_idle_dirty_unit_at_once(kind, hours):
+    """Mixer used 0-2 h, nothing waiting: instead of the full clean at its limit (5 h) it is
+    cleaned at 2 h as the policy chose, for no batch, and then rests clean, not dirty."""
+    sc = scenario(**{"equipment_classes.mixer": IDLE_MIXER, "orders.0.quantity": 100})
+    policy = _CleansIdle(kind)
+    run = simulate(sc, seed=1, policy=policy)
+    cleans = _rows(run, "clean_start", unit="mix_1")
+    assert [(c["t"], c["state"], c["value"], c["batch"]) for c in cleans] == [
+        (2.0, kind, hours, -1)
+    ]
+    assert policy.asked == [("mix_1", 2.0)]
+    states = [(e["t"], e["state"]) for e in _rows(run, "state", unit="mix_1")]
+    assert states[-1] == (2.0 + hours, "idle")
+    assert _rows(run, "deviation") == []
+
+
+def test_a_waiting_batch_takes_the_unit_before_any_idle_clean():
+    """Two batches: the second waits for the mixer, takes it at 2 h (its own minor clean
+    2-3 h, mixes 3-5 h); the policy is asked only when the mixer is left idle, at 5 h."""
+    sc = scenario(**{"equipment_classes.mixer": IDLE_MIXER})
+    policy = _CleansIdle("minor")
+    run = simulate(sc, seed=1, policy=policy)
+    cleans = _rows(run, "clean_start", unit="mix_1")
+    assert [(c["t"], c["state"], c["batch"] >= 0) for c in cleans] == [
+        (2.0, "minor", True),
+        (5.0, "minor", False),
+    ]
+    assert policy.asked == [("mix_1", 5.0)]
+
+
+def test_an_idle_clean_after_a_full_campaign_is_the_campaign_clean():
+    cl = {**IDLE_MIXER["cleaning"], "campaign_batches": 1, "campaign": "4h"}
+    sc = scenario(**{"equipment_classes.mixer": {"cleaning": cl}, "orders.0.quantity": 100})
+    run = simulate(sc, seed=1, policy=_CleansIdle("minor"))
+    cleans = _rows(run, "clean_start", unit="mix_1")
+    assert [(c["t"], c["state"], c["value"]) for c in cleans] == [(2.0, "campaign", 4.0)]
+    with pytest.raises(ValueError, match="minor"):
+        idle_clean(sc.equipment_classes["mixer"].cleaning, CleanState(), "full")
+
+
+def test_a_restart_during_an_idle_clean_finishes_it():
+    """A state taken at 2.5 h, halfway through the idle minor clean (2-3 h): the restarted
+    run ends it at 3 h as the unbroken run does, and the mixer is fit for p again."""
+    from twin.state import state_from_events
+
+    sc = scenario(**{"equipment_classes.mixer": IDLE_MIXER, "orders.0.quantity": 100})
+    full = simulate(sc, seed=1, policy=_CleansIdle("minor"))
+    st = state_from_events(sc, full.events, at=2.5)
+    mixer = st.units["mix_1"]
+    assert (mixer.activity, mixer.activity_kind) == ("clean", "minor")
+    part = simulate(sc, seed=1, state=st, policy=_CleansIdle("minor"))
+    assert [(e["t"], e["state"]) for e in _rows(part, "clean_end", unit="mix_1")] == [
+        (3.0, "minor")
+    ]
+    assert [(e["t"], e["state"]) for e in _rows(full, "clean_end", unit="mix_1")] == [
+        (3.0, "minor")
+    ]
 
 
 def test_a_claim_at_the_dirty_limit_wins_over_the_full_clean():
