@@ -128,6 +128,7 @@ def run_instance(name: str, args: argparse.Namespace) -> dict:
     out["best_rule"] = best_rule
     best = rule_objs[best_rule]
     out["lookahead"] = _lookahead_sets(name, args)
+    out["lookahead_pooled"] = pooled(out["lookahead"])
     with ProcessPoolExecutor(args.workers) as pool:
         out["references"] = {
             m: _versus(list(pool.map(partial(_one, name, args, m, None, 0), reps)), best)
@@ -242,6 +243,38 @@ def _print_seed(name: str, seed: int, row: dict) -> None:
               f"better in {100 * s['better_share']:.0f}% of replications", flush=True)  # fmt: skip
 
 
+def _met(r: dict) -> bool:
+    return r["better_share"] >= 0.9 and r["vs_best_rule_pct"] <= -5.0
+
+
+def goals(result: dict) -> dict[str, bool]:
+    """The issue's goal per policy: ``plan_replan`` on every search seed; ``lookahead`` on the
+    replications the rules and plans run (the first set: the issue's protocol; the lookahead
+    has no search seed, so three runs give the same figures), and, stricter, on every set."""
+    insts = list(result["instances"].values())
+    first = str(min(int(k) for k in insts[0]["lookahead"])) if insts else "0"
+    return {
+        "plan_replan": all(_met(s["stochastic"]["plan_replan"]) for i in insts
+                           for s in i["seeds"].values()),
+        "lookahead": all(_met(i["lookahead"][first]) for i in insts),
+        "lookahead_every_set": all(_met(s) for i in insts for s in i["lookahead"].values()),
+    }  # fmt: skip
+
+
+def pooled(sets: dict) -> dict:
+    """The lookahead over all its replication sets (equal sizes): mean against the best
+    rules' mean, and the share of replications better than the set's best rule."""
+    n = sum(len(s["values"]) for s in sets.values())
+    wins = sum(s["better_share"] * len(s["values"]) for s in sets.values())
+    ahead = float(np.mean([v for s in sets.values() for v in s["values"]]))
+    best = float(np.mean([s["best_rule_mean"] for s in sets.values()]))
+    return {
+        "replications": n,
+        "better_share": wins / n,
+        "vs_best_rule_pct": 100 * (ahead / best - 1),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--time-limit", type=float, default=60.0)
@@ -268,19 +301,11 @@ def main() -> None:
     for name in args.instances:
         result["instances"][name] = run_instance(name, args)
 
-    def met(r: dict) -> bool:
-        return r["better_share"] >= 0.9 and r["vs_best_rule_pct"] <= -5.0
-
-    insts = result["instances"].values()
-    goal = {
-        "plan_replan": all(met(s["stochastic"]["plan_replan"]) for i in insts for s in i["seeds"].values()),
-        "lookahead": all(met(s) for i in insts for s in i["lookahead"].values()),
-    }  # fmt: skip
-    result["goal_met"] = goal
+    result["goal_met"] = goals(result)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1, default=float))
-    for policy, ok in goal.items():
-        print(f"goal (>= 90% of replications and >= 5% on the mean, every seed and instance), "
+    for policy, ok in result["goal_met"].items():
+        print(f"goal (>= 90% of replications and >= 5% on the mean, both instances), "
               f"{policy}: {'met' if ok else 'not met'}")  # fmt: skip
 
 
